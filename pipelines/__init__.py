@@ -1,0 +1,1 @@
+"""Pipelines: options, config, the once and stream jobs, and the newsflow CLI."""

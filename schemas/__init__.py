@@ -1,0 +1,1 @@
+"""The dataset contract: record types that are the single source of truth for every output."""

@@ -1,0 +1,1 @@
+"""Beam transforms, one stage a module, with their logic in pure functions."""
