@@ -12,7 +12,7 @@ import logging
 import secrets
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,6 +22,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from newsflow.pipelines.config import ConfigError, load_config
 from newsflow.pipelines.options import NewsflowOptions, with_local_runner
+from newsflow.transforms.dedup_history import HISTORY_DIR
+from newsflow.transforms.dedup_history import SCHEMA as HISTORY_SCHEMA
 from newsflow.transforms.drop_duplicates import DropDuplicates
 from newsflow.transforms.extract_articles import ExtractArticles
 from newsflow.transforms.feed_state import (
@@ -40,6 +42,7 @@ from newsflow.transforms.tagging import TagArticles
 from newsflow.transforms.write_dataset import (
     DATASET_SCHEMAS,
     MANIFESTS_DIR,
+    WriteDataset,
     article_row,
     deadletter_row,
     join,
@@ -169,12 +172,9 @@ def build(pipeline: beam.Pipeline, run: RunPlan, feed_states: Mapping[str, Any])
 
     rejections = ((read[REJECTED], fetched[REJECTED], extracted[REJECTED])
                   | "AllRejections" >> beam.Flatten())
-    history = deduped.history | "HistoryRows" >> beam.Map(lambda r: ("_state/dedup/v1", "", r.to_row()))
+    history = deduped.history | "HistoryRows" >> beam.Map(lambda r: (HISTORY_DIR, "", asdict(r)))
     states = schedule_polls(read, feed_states, opts.poll_interval_s, opts.min_poll_interval_s)
-    from newsflow.transforms.dedup_history import HISTORY_PATH, HISTORY_SCHEMA
-    from newsflow.transforms.write_dataset import WriteDataset
-
-    schemas = {**DATASET_SCHEMAS, HISTORY_PATH: HISTORY_SCHEMA, FEED_STATE_PATH: feed_state_schema()}
+    schemas = {**DATASET_SCHEMAS, HISTORY_DIR: HISTORY_SCHEMA, FEED_STATE_PATH: feed_state_schema()}
     ((article_rows(tagged, run.run_id, run.partition_keys),
       duplicate_rows(deduped.duplicates, run.run_id),
       rejection_rows(rejections, run.run_id),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import asdict
 from datetime import UTC, timedelta
 from typing import Any
 
@@ -28,6 +29,8 @@ from newsflow.pipelines.once import (
     fetch_policy,
     rejection_rows,
 )
+from newsflow.transforms.dedup_history import HISTORY_DIR
+from newsflow.transforms.dedup_history import SCHEMA as HISTORY_SCHEMA
 from newsflow.transforms.drop_duplicates import DropDuplicates
 from newsflow.transforms.extract_articles import ExtractArticles
 from newsflow.transforms.feed_state import (
@@ -136,11 +139,9 @@ def build_stream(pipeline: beam.Pipeline, run: RunPlan, ticks: Any = None,
         history_root=opts.output, horizon=timedelta(hours=opts.dedup_horizon_h), streaming=True)
     tagged = deduped.articles | "TagArticles" >> TagArticles(explain=opts.explain_tags)
     rejections = ((polled[REJECTED], fetched[REJECTED], extracted[REJECTED]) | "AllRejections" >> beam.Flatten())
-    from newsflow.transforms.dedup_history import HISTORY_PATH, HISTORY_SCHEMA
-
-    history = deduped.history | "HistoryRows" >> beam.Map(lambda r: (HISTORY_PATH, "", r.to_row()))
+    history = deduped.history | "HistoryRows" >> beam.Map(lambda r: (HISTORY_DIR, "", asdict(r)))
     states = polled[FEED_STATE] | "FeedStateRows" >> beam.Map(lambda s: (FEED_STATE_PATH, "", feed_state_row(s)))
-    schemas = {**DATASET_SCHEMAS, HISTORY_PATH: HISTORY_SCHEMA, FEED_STATE_PATH: feed_state_schema()}
+    schemas = {**DATASET_SCHEMAS, HISTORY_DIR: HISTORY_SCHEMA, FEED_STATE_PATH: feed_state_schema()}
     ((article_rows(tagged, run.run_id, run.partition_keys),
       duplicate_rows(deduped.duplicates, run.run_id),
       rejection_rows(rejections, run.run_id),

@@ -57,7 +57,7 @@ class GrowingSite:
             def log_message(self, *args):
                 return
 
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 if self.path == "/feed.xml":
                     with site.lock:
                         site.count += 1

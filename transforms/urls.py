@@ -14,7 +14,7 @@ TRACKING_PARAMS = frozenset({
     "at_medium", "at_campaign", "at_custom1", "at_custom2", "at_custom3", "at_custom4",
     "s_cid", "wt.mc_id", "wt_mc_id", "spm", "share", "soc_src", "soc_trk", "trk",
     "mkt_tok", "_hsenc", "_hsmi", "icid", "ncid", "xtor", "guccounter", "guce_referrer",
-    "guce_referrer_sig", "ftag", "rss_id",
+    "guce_referrer_sig", "ftag", "rss_id", "wt_mc",
 })
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_", "__hs", "oly_", "vero_")
 

@@ -1,0 +1,190 @@
+"""Dedup benchmark on the aeb-syndication kit (shared/bench/dedup): scores, speed, state size.
+
+Runs newsflow's own dedup logic (``newsflow.transforms.dedup`` / ``repeats``) over the kit's
+stream and intra-page set, writes predictions, scores them with the kit's ``score.py`` and prints
+one line per setting:
+
+* ``stream-72h``: one streaming run, 72 h horizon, no history (copies arriving later are missed);
+* ``stream-72h+history``: the same, state older than the horizon answered by the history index;
+* ``daily-runs``: one once-mode run per UTC day, each starting from the history of the earlier
+  days (what ``newsflow dedup`` with a history root does);
+* ``beam-once`` (with ``--beam``): the Beam job ``pipelines.dedup_job`` over the whole stream.
+
+Usage: ``python bench/dedup_bench.py [--kit ../shared/bench/dedup] [--beam] [--out DIR]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections import deque
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from newsflow.transforms.dedup import (
+    DEFAULT_CONTAINMENT,
+    DEFAULT_HORIZON,
+    Deduplicator,
+    DocKeys,
+    doc_keys,
+    history_keys,
+)
+from newsflow.transforms.dedup_history import HistoryIndex, HistoryRow
+from newsflow.transforms.repeats import repeated_line_indices
+
+DEFAULT_KIT = Path(__file__).resolve().parents[1] / ".." / "shared" / "bench" / "dedup"
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def parse_ts(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def keys_of(doc: dict[str, Any]) -> DocKeys:
+    return doc_keys(str(doc["id"]), parse_ts(doc["ts"]), doc["text"], site=doc.get("site") or "")
+
+
+def _rows(keys: DocKeys, canonical: str | None, evidence: Any) -> list[HistoryRow]:
+    first_seen = parse_ts_seconds(keys.ts)
+    return [HistoryRow(key, canonical or keys.doc_id, first_seen, kind)
+            for kind, key in history_keys(keys, evidence, canonical is None)]
+
+
+def parse_ts_seconds(seconds: int) -> datetime:
+    from newsflow.transforms.dedup import from_epoch_seconds
+    return from_epoch_seconds(seconds)
+
+
+def run_stream(docs: list[dict[str, Any]], *, horizon: timedelta = DEFAULT_HORIZON,
+               spill_history: bool = False, threshold: float = DEFAULT_CONTAINMENT) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """One streaming pass in arrival order. Returns decisions and state figures: live state
+    bytes (per-key states and canonical pointers) over the documents within the horizon."""
+    keyed = [keys_of(d) for d in docs]
+    history = HistoryIndex() if spill_history else None
+    dedup = Deduplicator(horizon=horizon, threshold=threshold, history=history)
+    pending: list[tuple[int, list[HistoryRow]]] = []
+    horizon_s = int(horizon.total_seconds())
+    decisions, per_doc = [], []
+    window: deque[int] = deque()  # arrival times of the documents within the horizon
+    for keys in keyed:
+        if history is not None:
+            while pending and keys.ts - pending[0][0] > horizon_s:
+                history.add(pending.pop(0)[1])
+        dedup.expire(keys.ts)
+        _, canonical, evidence = dedup.add(keys)
+        decisions.append({"id": keys.doc_id, "dup_of": canonical})
+        if history is not None:
+            pending.append((keys.ts, _rows(keys, canonical, evidence)))
+        window.append(keys.ts)
+        while keys.ts - window[0] > horizon_s:
+            window.popleft()
+        per_doc.append(dedup.state_bytes() / len(window))
+    return decisions, {"bytes_per_doc_mean": sum(per_doc) / len(per_doc), "bytes_per_doc_max": max(per_doc)}
+
+
+def run_daily(docs: list[dict[str, Any]], *, horizon: timedelta = DEFAULT_HORIZON,
+              threshold: float = DEFAULT_CONTAINMENT) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """One once-mode run per UTC day, each with the history rows of the days before."""
+    history = HistoryIndex()
+    decisions: list[dict[str, Any]] = []
+    days: dict[str, list[dict[str, Any]]] = {}
+    for d in docs:
+        days.setdefault(d["ts"][:10], []).append(d)
+    history_rows = 0
+    for day in sorted(days):
+        dedup = Deduplicator(horizon=horizon, threshold=threshold, history=history)
+        rows: list[HistoryRow] = []
+        for keys in sorted((keys_of(d) for d in days[day]), key=lambda k: (k.ts, k.doc_id)):
+            _, canonical, evidence = dedup.add(keys)
+            decisions.append({"id": keys.doc_id, "dup_of": canonical})
+            rows += _rows(keys, canonical, evidence)
+        history.add(rows)
+        history_rows += len(rows)
+    return decisions, {"history_rows_per_doc": history_rows / len(docs)}
+
+
+def throughput(docs: list[dict[str, Any]], repeats: int = 3) -> float:
+    """Documents per second of key extraction + decision on one core (best of ``repeats``)."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        dedup = Deduplicator()
+        for d in docs:
+            keys = keys_of(d)
+            dedup.expire(keys.ts)
+            dedup.add(keys)
+        best = min(best, time.perf_counter() - start)
+    return len(docs) / best
+
+
+def score(kit: Path, gold: str, pred: Path, *extra: str) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, str(kit / "score.py"), "--gold", str(kit / gold),
+                          "--pred", str(pred), *extra], capture_output=True, text=True, check=True)
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
+def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> Path:
+    with path.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row) + "\n")
+    return path
+
+
+def intra_predictions(kit: Path) -> list[dict[str, Any]]:
+    return [{"id": page["id"], "drop": repeated_line_indices(page["lines"])}
+            for page in read_jsonl(kit / "intra.jsonl")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--kit", type=Path, default=DEFAULT_KIT)
+    ap.add_argument("--beam", action="store_true", help="also run the Beam job (slower)")
+    ap.add_argument("--out", type=Path, default=None, help="folder for prediction files")
+    args = ap.parse_args(argv)
+    kit: Path = args.kit
+    if not (kit / "docs.jsonl").exists():
+        print(f"no kit at {kit}", file=sys.stderr)
+        return 2
+    out = args.out or Path(tempfile.mkdtemp(prefix="dedup-bench-"))
+    out.mkdir(parents=True, exist_ok=True)
+    docs = read_jsonl(kit / "docs.jsonl")
+    settings: list[tuple[str, list[dict[str, Any]], dict[str, float]]] = []
+    settings.append(("stream-72h", *run_stream(docs)))
+    settings.append(("stream-72h+history", *run_stream(docs, spill_history=True)))
+    settings.append(("daily-runs", *run_daily(docs)))
+    if args.beam:
+        from newsflow.pipelines.dedup_job import run as run_job
+        pred = out / "beam-once.jsonl"
+        start = time.perf_counter()
+        run_job(str(kit / "docs.jsonl"), str(pred))
+        elapsed = time.perf_counter() - start
+        settings.append(("beam-once", read_jsonl(pred), {"wall_s": round(elapsed, 1)}))
+    for name, decisions, figures in settings:
+        pred = write_jsonl(out / f"{name}.jsonl", decisions)
+        s = score(kit, "gold.jsonl", pred, "--method", name)
+        line = {k: s[k] for k in ("method", "pairwise_precision", "pairwise_recall", "pairwise_f1",
+                                  "drop_precision", "drop_recall", "drop_f1")}
+        line.update({k: round(v, 1) for k, v in figures.items()})
+        line["recall_by_kind"] = s["recall_by_kind"]
+        print(json.dumps(line))
+    intra = score(kit, "intra_gold.jsonl", write_jsonl(out / "intra.jsonl", intra_predictions(kit)),
+                  "--task", "intra")
+    print(json.dumps({"method": "intra-page repeats", **intra}))
+    print(json.dumps({"dedup_stage_docs_per_s_one_core": round(throughput(docs)), "docs": len(docs),
+                      "predictions": str(out)}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,190 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from newsflow.transforms.dedup import (
+    MAX_DOCS_PER_KEY,
+    MAX_INDEXED_SENTENCES,
+    SENTENCE,
+    Deduplicator,
+    KeyState,
+    containment,
+    doc_keys,
+    exact_keys,
+    group_evidence,
+    key64,
+    sentence_keys,
+    split_sentences,
+)
+from newsflow.transforms.dedup_history import HistoryIndex, HistoryRow, load_history, write_history
+
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+
+def story(name: str, n: int = 8) -> list[str]:
+    """n distinct sentences of one made-up story (each at least six words)."""
+    return [f"The {name} report number {i} says the council of {name} met on day {i} to vote."
+            for i in range(n)]
+
+
+def text(*blocks: list[str]) -> str:
+    return "\n".join(line for block in blocks for line in block)
+
+
+def template(site: str) -> tuple[list[str], list[str]]:
+    header = ["Home", "News", f"Welcome to the {site} front page with all the latest local news.",
+              f"Sign up for the {site} morning briefing delivered to your inbox."]
+    footer = [f"Copyright {site} media group all rights reserved worldwide since 1999.",
+              f"Read our {site} privacy policy and cookie settings before you continue.", "Share"]
+    return header, footer
+
+
+def run(docs: list[tuple[str, datetime, str, str]], **kwargs) -> dict[str, str | None]:
+    dedup = Deduplicator(**kwargs)
+    out = {}
+    for doc_id, ts, site, body in docs:
+        _, canonical, _ = dedup.add(doc_keys(doc_id, ts, body, site=site))
+        out[doc_id] = canonical
+    return out
+
+
+def test_sentence_keys_normalise_and_skip_short_and_truncated_sentences():
+    a = "He said \u201cthe harbour deal is finally done\u201d. Short one. It was cut off in the mid\u2026"
+    b = 'HE SAID "the harbour deal is finally   done"!'
+    assert split_sentences(a) == ["He said \u201cthe harbour deal is finally done\u201d.", "Short one.",
+                                  "It was cut off in the mid\u2026"]
+    assert sentence_keys(a) == [key64("he said the harbour deal is finally done")]
+    assert sentence_keys(b) == sentence_keys(a)
+
+
+def test_exact_keys_kinds_and_url_normalisation():
+    keys = exact_keys(body="Body", url="https://Example.org/a?utm_source=x", canonical_url=None,
+                      guid="g-1", site="example.org")
+    assert [kind for kind, _ in keys] == ["url", "guid", "body_hash"]
+    assert keys[0] == exact_keys(body="", url="https://example.org/a")[0]
+    assert exact_keys(body="  ") == []
+
+
+def test_containment_is_measured_from_the_shorter_side():
+    assert containment(3, 3, 40) == 1.0
+    assert containment(3, 40, 4) == 0.75
+    assert containment(0, 0, 5) == 0.0
+
+
+def test_teaser_then_full_article_and_full_article_then_teaser():
+    full = text(["Harbour vote"], story("harbour"))
+    teaser = story("harbour")[0] + " " + story("harbour")[1] + " " + story("harbour")[2][:30] + "\u2026"
+    assert run([("full", T0, "a.org", full), ("teaser", T0 + timedelta(hours=1), "b.org", teaser)]) == {
+        "full": None, "teaser": "full"}
+    assert run([("teaser", T0, "b.org", teaser), ("full", T0 + timedelta(hours=1), "a.org", full)]) == {
+        "teaser": None, "full": "teaser"}
+
+
+def test_syndicated_copy_inside_another_sites_template_is_a_duplicate():
+    header, footer = template("other")
+    page = text(header, ["Harbour vote (agency copy)"], story("harbour"), footer)
+    dedup = Deduplicator()
+    dedup.add(doc_keys("orig", T0, text(story("harbour")), site="a.org"))
+    decision, canonical, _ = dedup.add(doc_keys("copy", T0 + timedelta(hours=2), page, site="other.net"))
+    assert canonical == "orig"
+    assert decision.method == "sentence_containment"
+    assert decision.similarity == 1.0
+
+
+def test_different_stories_of_one_site_sharing_its_boilerplate_do_not_merge():
+    header, footer = template("city")
+    docs = [(f"s{i}", T0 + timedelta(hours=i), "city.com", text(header, story(name, 6), footer))
+            for i, name in enumerate(["harbour", "school", "bridge", "budget"])]
+    assert run(docs) == {"s0": None, "s1": None, "s2": None, "s3": None}
+    # from the third page on, the site's boilerplate sentences are its template: no evidence at all
+    dedup = Deduplicator()
+    evidence = [dedup.add(doc_keys(*d[:2], d[3], site=d[2]))[2] for d in docs]
+    boilerplate = set(sentence_keys(text(header, footer)))
+    assert all(not ev.template for ev in evidence[1] if ev.key in boilerplate)
+    assert all(ev.template and not ev.earlier for ev in evidence[2] if ev.key in boilerplate)
+
+
+def test_a_copy_points_to_the_canonical_document_not_to_another_copy():
+    first = text(story("bridge", 4))
+    longer = text(story("bridge", 12))        # contains `first`: a duplicate of it
+    second_half = text(story("bridge", 12)[6:])  # only matches `longer`
+    out = run([("a", T0, "a.org", first), ("b", T0 + timedelta(hours=1), "b.org", longer),
+               ("c", T0 + timedelta(hours=2), "c.org", second_half)])
+    assert out == {"a": None, "b": "a", "c": "a"}
+
+
+def test_horizon_then_history_answers():
+    body = text(story("budget"))
+    late = T0 + timedelta(hours=80)
+    assert run([("a", T0, "a.org", body), ("b", late, "b.org", body + "\nExtra line")]) == {
+        "a": None, "b": None}
+    history = HistoryIndex()
+    history.add([HistoryRow(k, "a", T0, SENTENCE) for k in sentence_keys(body)])
+    assert run([("b", late, "b.org", body + "\nExtra line")], history=history) == {"b": "a"}
+
+
+def test_exact_url_match_and_body_hash_method():
+    dedup = Deduplicator()
+    dedup.add(doc_keys("a", T0, "One short body.", url="https://a.org/x?utm_medium=rss"))
+    decision, canonical, _ = dedup.add(doc_keys("b", T0 + timedelta(minutes=5), "Other text.",
+                                                url="https://a.org/x"))
+    assert (canonical, decision.method, decision.similarity) == ("a", "url", 1.0)
+    decision, canonical, _ = dedup.add(doc_keys("c", T0 + timedelta(minutes=9), "ONE  short body.",
+                                                url="https://c.org/y"))
+    assert (canonical, decision.method) == ("a", "body_hash")
+
+
+def test_state_is_bounded_under_an_adversarial_hot_key():
+    shared = "Subscribe to our newsletter to get every story in your inbox."
+    dedup = Deduplicator()
+    decisions = []
+    for i in range(1000):
+        body = text([shared], story(f"topic{i}", 8))
+        decisions.append(dedup.add(doc_keys(f"d{i}", T0 + timedelta(seconds=i), body, site=f"s{i % 7}.org"))[1])
+    hot = dedup.keys[sentence_keys(shared)[0]]
+    assert len(hot.entries) == MAX_DOCS_PER_KEY
+    assert len(hot.site_docs) <= 4
+    assert decisions == [None] * 1000
+    per_doc = dedup.state_bytes() / len(dedup.canonical)
+    print(f"state bytes/doc under a hot key: {per_doc:.0f}")
+    assert per_doc <= 1024
+    assert len(KeyState.decode(hot.encode()).entries) == MAX_DOCS_PER_KEY
+
+
+def test_state_per_document_is_capped_for_long_documents():
+    dedup = Deduplicator()
+    dedup.add(doc_keys("long", T0, text(story("long", 200)), url="https://a.org/long"))
+    assert len(dedup.keys) == MAX_INDEXED_SENTENCES + 2   # url + body hash
+    assert dedup.state_bytes() <= 1024
+
+
+def test_key_state_round_trips_through_bytes():
+    state = KeyState()
+    for occ in doc_keys("a", T0, text(story("x", 1)), site="a.org").occurrences():
+        state.observe(occ, 3600)
+    assert KeyState.decode(state.encode()) == state
+    assert len(state.encode()) + 8 == state.encoded_size()
+
+
+def test_group_evidence_sorts_by_arrival_time_then_id():
+    body = text(story("order", 2))
+    b, a = doc_keys("b", T0, body), doc_keys("a", T0, body)
+    key = a.sentences[0]
+    occs = [o for d in (b, a) for o in d.occurrences() if o.key == key]
+    out = list(group_evidence(occs, 3600))
+    assert [uid for uid, _ in out] == [a.uid, b.uid]
+    assert out[0][1].earlier == () and [e.uid for e in out[1][1].earlier] == [a.uid]
+
+
+def test_history_round_trip_through_parquet(tmp_path):
+    rows = [HistoryRow(key64("x"), "a", T0, SENTENCE), HistoryRow(-5, "a", T0, "url"),
+            HistoryRow(key64("x"), "b", T0 + timedelta(hours=1), SENTENCE)]
+    path = write_history(str(tmp_path), "run-1", rows)
+    assert path.endswith("_state/dedup/v1/part-run-1.parquet")
+    index = load_history(str(tmp_path))
+    assert index.exact(-5) == "a"
+    assert list(index.sentence_docs(key64("x"))) == ["a", "b"]
+    assert index.n_keys("a") == 1
+    assert len(load_history(str(tmp_path / "nothing-here"))) == 0
+    with pytest.raises(ValueError, match="run_id"):
+        write_history(str(tmp_path), "a/b", rows)

@@ -1,0 +1,60 @@
+import pytest
+
+from newsflow.transforms.items import TopicTag
+from newsflow.transforms.topics import (
+    TermHit,
+    TopicLexicon,
+    choose_topics,
+    media_topics,
+    score_hits,
+    top_level_codes,
+    topic_lexicon,
+)
+
+
+def test_taxonomy_has_the_17_top_levels_and_current_tree():
+    codes = top_level_codes()
+    assert len(codes) == 17 and codes[0] == "medtop:01000000" and codes[-1] == "medtop:17000000"
+    topics = media_topics()
+    assert topics["medtop:11000000"].label == "politics and government"
+    assert topics["medtop:20000638"].top == "medtop:11000000"  # international relations
+    assert topics["medtop:20000593"].parent == "medtop:11000000"  # government
+
+
+def test_lexicon_cased_and_folded_terms_and_prefixes():
+    lexicon = TopicLexicon([("Apple", "medtop:13000000", 2.0), ("election*", "medtop:20000574", 3.0),
+                            ("prime minister", "medtop:20000593", 2.0), ("minister", "medtop:20000593", 1.0)])
+    hits = lexicon.find("The Prime Minister ate an apple. Apple won elections.")
+    assert [(h.term, h.start) for h in hits] == [("prime minister", 4), ("Apple", 33), ("election*", 43)]
+
+
+def test_word_boundaries():
+    lexicon = TopicLexicon([("war", "medtop:20000056", 2.0)])
+    assert lexicon.find("software warrants award war") == [TermHit(24, 27, "war", "medtop:20000056", 2.0)]
+
+
+def test_unknown_code_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown Media Topic code"):
+        TopicLexicon([("x", "medtop:99999999", 1.0)])
+
+
+def test_scores_roll_up_and_repeats_decay():
+    hit = TermHit(0, 5, "troops", "medtop:20000056", 2.0)
+    scores = score_hits([(hit, 1.0)] * 5)
+    assert scores == {"medtop:20000056": 3.5, "medtop:16000000": 3.5}  # 2 + 1 + 0.5, then capped
+
+
+def test_choose_topics_primary_then_children():
+    tags = choose_topics({"medtop:11000000": 10.0, "medtop:20000638": 6.0, "medtop:20000593": 2.0,
+                          "medtop:04000000": 6.0, "medtop:15000000": 1.0})
+    assert tags == [TopicTag("medtop:11000000", "politics and government", 0.588),
+                    TopicTag("medtop:20000638", "international relations", 0.353),
+                    TopicTag("medtop:04000000", "economy, business and finance", 0.353)]
+    assert choose_topics({"medtop:15000000": 2.0}) == []  # below the floor
+
+
+def test_defence_and_diplomacy_sit_under_politics():
+    lexicon = topic_lexicon()
+    hits = lexicon.find("defence ministers signed a treaty; the armed forces and diplomats agreed")
+    tops = {media_topics()[h.code].top for h in hits}
+    assert tops == {"medtop:11000000"}

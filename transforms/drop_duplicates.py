@@ -1,0 +1,355 @@
+"""DropDuplicates: emit each story once, across sites and over time.
+
+Distributed form of ``dedup.Deduplicator`` (no single global state anywhere):
+
+1. each article becomes ``DocKeys``; each of its keys an ``Occurrence`` keyed by the 64-bit key;
+2. per key, occurrences are taken in arrival order (``fetched_at``, then id) through one
+   ``KeyState`` — a GroupByKey sorted per key in batch, a stateful DoFn (state + GC timer) in
+   streaming — giving each occurrence its evidence: the earlier live documents with that key;
+3. per document (keyed by its uid), a stateful DoFn waits for the evidence of all its keys and
+   decides with ``dedup.decide`` (persisted history first, then exact keys, then containment);
+4. chains (a copy of a copy) are resolved to the canonical document by pointer jumping: each of
+   ``resolve_rounds`` stateful rounds replaces a pointer by its target's pointer;
+5. the canonical article goes to ``articles``, the others to ``duplicates`` (``DuplicateRecord``),
+   and the keys each document leaves to ``history`` (``HistoryRow``, canonical doc ids).
+
+Streaming: decisions compare on arrival against first-seen state, so they do not depend on timers;
+event-time timers (horizon after the last use) only free state. Elements are re-windowed into the
+global window. Works on FnApiRunner (batch) and BundleBasedDirectRunner with TestStream.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
+
+import apache_beam as beam
+from apache_beam.coders import BytesCoder, PickleCoder
+from apache_beam.metrics import Metrics
+from apache_beam.options.pipeline_options import StandardOptions
+from apache_beam.transforms import window
+from apache_beam.transforms.timeutil import TimeDomain
+from apache_beam.transforms.userstate import (
+    BagStateSpec,
+    ReadModifyWriteStateSpec,
+    TimerSpec,
+    on_timer,
+)
+from apache_beam.typehints import KV
+from apache_beam.utils.timestamp import Timestamp
+
+from newsflow.transforms.dedup import (
+    DEFAULT_CONTAINMENT,
+    DEFAULT_HORIZON,
+    Decision,
+    DocKeys,
+    KeyEvidence,
+    KeyState,
+    Occurrence,
+    decide,
+    doc_keys,
+    epoch_seconds,
+    from_epoch_seconds,
+    group_evidence,
+    history_keys,
+)
+from newsflow.transforms.dedup_history import HistoryIndex, HistoryRow, load_history
+from newsflow.transforms.items import Article, utcnow
+
+ARTICLES = "articles"
+DUPLICATES = "duplicates"
+HISTORY = "history"
+
+
+@dataclass
+class DuplicateRecord:
+    """An article that was not emitted: ``article.duplicate_of`` is the canonical article id."""
+
+    article: Article
+    similarity: float
+    method: str
+    detected_at: datetime
+
+
+class _Pointer(NamedTuple):
+    target_uid: int
+    target_id: str | None
+    final: bool
+
+
+class _Record(NamedTuple):
+    """A decided document travelling through the resolution rounds."""
+
+    uid: int
+    pointer: _Pointer
+    article: Article
+    decision: Decision
+    keys: tuple[tuple[str, int], ...]
+
+
+def _article_keys(article: Article) -> DocKeys:
+    return doc_keys(article.id, article.fetched_at, article.body, site=article.site, url=article.url,
+                    canonical_url=article.canonical_url, guid=article.guid)
+
+
+def _first_pointer(uid: int, doc_id: str, decision: Decision) -> _Pointer:
+    if decision.dup_of_id is not None:
+        return _Pointer(uid, decision.dup_of_id, True)
+    if decision.dup_of_uid is not None:
+        return _Pointer(decision.dup_of_uid, None, False)
+    return _Pointer(uid, doc_id, True)
+
+
+def _gc_at(seconds: int, horizon: timedelta) -> Timestamp:
+    return Timestamp(seconds=seconds) + int(horizon.total_seconds()) + 1
+
+
+class _KeyStateFn(beam.DoFn):
+    """Streaming per-key stage: ``KeyState`` in state, compared on arrival; the timer frees it."""
+
+    STATE = ReadModifyWriteStateSpec("key_state", BytesCoder())
+    GC = TimerSpec("gc", TimeDomain.WATERMARK)
+
+    def __init__(self, horizon: timedelta) -> None:
+        self._horizon = horizon
+        self._horizon_s = int(horizon.total_seconds())
+
+    def process(self, element: tuple[int, Occurrence], state: Any = beam.DoFn.StateParam(STATE),
+                gc: Any = beam.DoFn.TimerParam(GC)) -> Iterator[tuple[int, KeyEvidence]]:
+        key, occ = element
+        stored = state.read()
+        key_state = KeyState.decode(stored) if stored else KeyState()
+        earlier, template = key_state.observe(occ, self._horizon_s)
+        if occ.indexed:
+            state.write(key_state.encode())
+            gc.set(_gc_at(key_state.last_ts, self._horizon))
+        yield occ.uid, KeyEvidence(key, occ.kind, tuple(earlier), template)
+
+    @on_timer(GC)
+    def expire(self, state: Any = beam.DoFn.StateParam(STATE)) -> Iterator[Any]:
+        state.clear()
+        yield from ()
+
+
+def _evidence_of_group(element: tuple[int, Iterable[Occurrence]], horizon_s: int,
+                       ) -> Iterator[tuple[int, KeyEvidence]]:
+    _, occurrences = element
+    yield from group_evidence(occurrences, horizon_s)
+
+
+class _DecideFn(beam.DoFn):
+    """Per document: wait for the evidence of every key, then decide (history first)."""
+
+    DOC = ReadModifyWriteStateSpec("doc", PickleCoder())
+    EVIDENCE = BagStateSpec("evidence", PickleCoder())
+    GC = TimerSpec("gc", TimeDomain.WATERMARK)
+
+    def __init__(self, threshold: float, history_root: str | None, horizon: timedelta,
+                 streaming: bool) -> None:
+        self._threshold = threshold
+        self._history_root = history_root
+        self._horizon = horizon
+        self._streaming = streaming
+        self._history: HistoryIndex | None = None
+        self._history_hits = Metrics.counter("newsflow", "dedup.history_matches")
+        self._incomplete = Metrics.counter("newsflow", "dedup.incomplete_evidence")
+
+    def setup(self) -> None:
+        if self._history_root is not None:
+            self._history = load_history(self._history_root)
+
+    def process(self, element: tuple[int, tuple[str, Any]], doc_state: Any = beam.DoFn.StateParam(DOC),
+                evidence_state: Any = beam.DoFn.StateParam(EVIDENCE),
+                gc: Any = beam.DoFn.TimerParam(GC)) -> Iterator[_Record]:
+        uid, (tag, value) = element
+        if tag == "doc":
+            if doc_state.read() is not None:
+                # the same article id arriving twice in the same second: a copy of the first
+                article = value[0]
+                yield _Record(uid, _Pointer(uid, None, False), article,
+                              Decision(uid, article.id, dup_of_uid=uid, similarity=1.0, method="id"), ())
+                return
+            doc_state.write(value)
+            if self._streaming:
+                gc.set(_gc_at(value[1].ts, self._horizon))
+        else:
+            evidence_state.add(value)
+        doc = doc_state.read()
+        if doc is None:
+            return
+        evidence = list(evidence_state.read())
+        if len(evidence) < len(doc[1].occurrences()):
+            return
+        doc_state.clear()
+        evidence_state.clear()
+        yield self._decide(doc[0], doc[1], evidence)
+
+    @on_timer(GC)
+    def expire(self, doc_state: Any = beam.DoFn.StateParam(DOC),
+               evidence_state: Any = beam.DoFn.StateParam(EVIDENCE)) -> Iterator[_Record]:
+        doc = doc_state.read()
+        if doc is not None:
+            self._incomplete.inc()
+            yield self._decide(doc[0], doc[1], list(evidence_state.read()))
+        doc_state.clear()
+        evidence_state.clear()
+
+    def _decide(self, article: Article, keys: DocKeys, evidence: list[KeyEvidence]) -> _Record:
+        decision = decide(keys, evidence, self._threshold, self._history)
+        if decision.dup_of_id is not None:
+            self._history_hits.inc()
+        canonical = not decision.is_duplicate
+        return _Record(keys.uid, _first_pointer(keys.uid, keys.doc_id, decision), article, decision,
+                       tuple(history_keys(keys, evidence, canonical)))
+
+
+class _ResolveRoundFn(beam.DoFn):
+    """One pointer-jumping round, keyed by document uid: a query (a record pointing here) gets
+    this document's pointer once it is known. Order-independent; the timer only frees state."""
+
+    POINTER = ReadModifyWriteStateSpec("pointer", PickleCoder())
+    WAITING = BagStateSpec("waiting", PickleCoder())
+    GC = TimerSpec("gc", TimeDomain.WATERMARK)
+
+    def __init__(self, horizon: timedelta, streaming: bool) -> None:
+        self._horizon = horizon
+        self._streaming = streaming
+
+    def process(self, element: tuple[int, tuple[str, Any]], pointer_state: Any = beam.DoFn.StateParam(POINTER),
+                waiting: Any = beam.DoFn.StateParam(WAITING),
+                gc: Any = beam.DoFn.TimerParam(GC)) -> Iterator[_Record]:
+        _, (tag, value) = element
+        if tag == "self":
+            pointer, ts = value
+            pointer_state.write((pointer, ts))
+            if self._streaming:
+                gc.set(_gc_at(ts, self._horizon))
+            for record in waiting.read():
+                yield record._replace(pointer=pointer)
+            waiting.clear()
+            return
+        known = pointer_state.read()
+        if known is None:
+            waiting.add(value)
+        else:
+            yield value._replace(pointer=known[0])
+
+    @on_timer(GC)
+    def expire(self, pointer_state: Any = beam.DoFn.StateParam(POINTER),
+               waiting: Any = beam.DoFn.StateParam(WAITING)) -> Iterator[_Record]:
+        yield from waiting.read()  # target unknown: the record keeps its pointer
+        waiting.clear()
+        pointer_state.clear()
+
+
+def _round_messages(record: _Record) -> Iterator[tuple[int, tuple[str, Any]]]:
+    yield record.uid, ("self", (record.pointer, _record_ts(record)))
+    if not record.pointer.final:
+        yield record.pointer.target_uid, ("query", record)
+
+
+def _record_ts(record: _Record) -> int:
+    return epoch_seconds(record.article.fetched_at)
+
+
+class _EmitFn(beam.DoFn):
+    """Route a resolved record: canonical article, or duplicate record; plus its history rows."""
+
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        self._clock = clock
+        self._duplicates = Metrics.counter("newsflow", "dedup.duplicates")
+        self._canonical = Metrics.counter("newsflow", "dedup.canonical")
+        self._unresolved = Metrics.counter("newsflow", "dedup.unresolved_chains")
+
+    def process(self, record: _Record) -> Iterator[Any]:
+        article, decision, pointer = record.article, record.decision, record.pointer
+        if not decision.is_duplicate:
+            self._canonical.inc()
+            canonical_id = article.id
+            yield article
+        else:
+            self._duplicates.inc()
+            if not pointer.final or pointer.target_id is None:
+                self._unresolved.inc()
+            canonical_id = pointer.target_id or article.id
+            yield beam.pvalue.TaggedOutput(DUPLICATES, DuplicateRecord(
+                article=dataclasses.replace(article, duplicate_of=canonical_id),
+                similarity=decision.similarity, method=decision.method or "", detected_at=self._clock()))
+        first_seen = from_epoch_seconds(_record_ts(record))
+        for kind, key in record.keys:
+            yield beam.pvalue.TaggedOutput(HISTORY, HistoryRow(key, canonical_id, first_seen, kind))
+
+
+class DropDuplicates(beam.PTransform):
+    """PCollection[Article] → outputs ``articles`` (main: the first arrival of each story),
+    ``duplicates`` (``DuplicateRecord`` pointing at the canonical id) and ``history``
+    (``HistoryRow`` for the persisted index).
+
+    Args:
+      history_root: output root whose ``_state/dedup/v1/*.parquet`` rows are loaded; a document
+        matching them is a duplicate of the history document (re-runs re-emit nothing).
+      horizon: how long live state remembers a document (older ones: history only).
+      containment_threshold: share of the shorter document's sentence keys that must be found in
+        an earlier document, in (0, 1].
+      streaming: per-key stage as a stateful DoFn (arrival order) instead of a sorted GroupByKey;
+        default: the pipeline's ``--streaming`` option.
+      resolve_rounds: pointer-jumping rounds; resolves copy-of-copy chains up to 2**rounds long.
+      clock: ``detected_at`` source (tests pass a fixed clock).
+    """
+
+    def __init__(self, history_root: str | None = None, horizon: timedelta = DEFAULT_HORIZON,
+                 containment_threshold: float = DEFAULT_CONTAINMENT, streaming: bool | None = None,
+                 resolve_rounds: int = 5, clock: Callable[[], datetime] = utcnow) -> None:
+        super().__init__()
+        if history_root is not None and (not isinstance(history_root, str) or not history_root):
+            raise ValueError(f"history_root must be a non-empty path or None, got {history_root!r}")
+        if not isinstance(horizon, timedelta) or horizon <= timedelta(0):
+            raise ValueError(f"horizon must be a positive timedelta, got {horizon!r}")
+        if not 0.0 < containment_threshold <= 1.0:
+            raise ValueError(f"containment_threshold must be in (0, 1], got {containment_threshold!r}")
+        if not isinstance(resolve_rounds, int) or not 1 <= resolve_rounds <= 16:
+            raise ValueError(f"resolve_rounds must be an int in [1, 16], got {resolve_rounds!r}")
+        self._history_root = history_root
+        self._horizon = horizon
+        self._threshold = containment_threshold
+        self._streaming = streaming
+        self._rounds = resolve_rounds
+        self._clock = clock
+
+    def expand(self, articles: beam.PCollection[Article]) -> beam.pvalue.DoOutputsTuple:
+        streaming = self._streaming
+        if streaming is None:
+            streaming = bool(articles.pipeline.options.view_as(StandardOptions).streaming)
+        horizon_s = int(self._horizon.total_seconds())
+        docs = (articles
+                | "GlobalWindow" >> beam.WindowInto(window.GlobalWindows())
+                | "Keys" >> beam.Map(lambda a: (a, _article_keys(a))))
+        occurrences = docs | "Occurrences" >> beam.FlatMap(
+            lambda doc: ((occ.key, occ) for occ in doc[1].occurrences())).with_output_types(KV[int, Any])
+        if streaming:
+            evidence = occurrences | "PerKeyState" >> beam.ParDo(
+                _KeyStateFn(self._horizon)).with_input_types(KV[int, Any])
+        else:
+            evidence = (occurrences
+                        | "GroupByKey" >> beam.GroupByKey()
+                        | "PerKeyInOrder" >> beam.FlatMap(_evidence_of_group, horizon_s))
+        doc_messages = docs | "DocMessages" >> beam.Map(
+            lambda doc: (doc[1].uid, ("doc", doc))).with_output_types(KV[int, Any])
+        evidence_messages = evidence | "EvidenceMessages" >> beam.Map(
+            lambda kv: (kv[0], ("evidence", kv[1]))).with_output_types(KV[int, Any])
+        records = ((doc_messages, evidence_messages)
+                   | "PerDoc" >> beam.Flatten()
+                   | "Decide" >> beam.ParDo(_DecideFn(self._threshold, self._history_root,
+                                                      self._horizon, streaming)).with_input_types(KV[int, Any]))
+        for n in range(self._rounds):
+            final = records | f"Final{n}" >> beam.Filter(lambda r: r.pointer.final)
+            resolved = (records
+                        | f"RoundMessages{n}" >> beam.FlatMap(_round_messages).with_output_types(KV[int, Any])
+                        | f"Resolve{n}" >> beam.ParDo(
+                            _ResolveRoundFn(self._horizon, streaming)).with_input_types(KV[int, Any]))
+            records = (final, resolved) | f"Records{n}" >> beam.Flatten()
+        return records | "Emit" >> beam.ParDo(_EmitFn(self._clock)).with_outputs(
+            DUPLICATES, HISTORY, main=ARTICLES)

@@ -1,0 +1,78 @@
+"""Per-host politeness: at most N requests in flight to one host, and a minimum gap between starts."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit
+
+MAX_CRAWL_DELAY_S = 60.0
+"""A robots.txt Crawl-delay above this is capped, so one host cannot stall a worker for hours."""
+
+
+def host_key(url: str) -> str:
+    """The politeness key of a URL: its lower-case host name (ports share the host's budget)."""
+    return (urlsplit(url).hostname or "").lower()
+
+
+class HostGate:
+    """Thread-safe gate that spaces request starts per host and bounds per-host concurrency.
+
+    ``slot(host)`` blocks until one of the host's ``concurrency`` slots is free, then reserves the
+    next start time (``delay`` after the previous start) and sleeps until it. Reserving under the
+    lock and sleeping outside it keeps the order fair and never spins, even with a fake sleep.
+    """
+
+    def __init__(self, concurrency: int, delay_s: float, *,
+                 sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+        if delay_s < 0:
+            raise ValueError(f"delay_s must be >= 0, got {delay_s}")
+        self._concurrency = concurrency
+        self._delay_s = delay_s
+        self._sleep = sleep
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._slots: dict[str, threading.BoundedSemaphore] = {}
+        self._next_start: dict[str, float] = {}
+        self._host_delay: dict[str, float] = {}
+
+    def delay_for(self, host: str) -> float:
+        with self._lock:
+            return self._host_delay.get(host, self._delay_s)
+
+    def raise_delay(self, host: str, delay_s: float) -> None:
+        """Raise the host's gap (e.g. to its Crawl-delay, capped); never lowers it."""
+        delay_s = min(max(delay_s, 0.0), MAX_CRAWL_DELAY_S)
+        with self._lock:
+            self._host_delay[host] = max(self._host_delay.get(host, self._delay_s), delay_s)
+
+    def _semaphore(self, host: str) -> threading.BoundedSemaphore:
+        with self._lock:
+            semaphore = self._slots.get(host)
+            if semaphore is None:
+                semaphore = self._slots[host] = threading.BoundedSemaphore(self._concurrency)
+            return semaphore
+
+    def _reserve_start(self, host: str) -> float:
+        with self._lock:
+            now = self._clock()
+            start = max(now, self._next_start.get(host, now))
+            self._next_start[host] = start + self._host_delay.get(host, self._delay_s)
+            return start - now
+
+    @contextmanager
+    def slot(self, host: str) -> Iterator[None]:
+        semaphore = self._semaphore(host)
+        semaphore.acquire()
+        try:
+            wait = self._reserve_start(host)
+            if wait > 0:
+                self._sleep(wait)
+            yield
+        finally:
+            semaphore.release()
