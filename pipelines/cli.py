@@ -38,7 +38,9 @@ def _configure_logging() -> None:
 
 
 def _report_hint(output: str) -> None:
-    print(f"report: newsflow report {output} --out {output.rstrip('/')}/report.html")
+    from newsflow.pipelines.report import default_report_path
+
+    print(f"report: `newsflow report {output}` writes {default_report_path(output)}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -60,4 +60,7 @@ def run_demo(output: str | None = None, extra_argv: list[str] | None = None, out
     print(f"demo run {summary.run_id}: {served} requests served; query the articles with", file=out)
     print(f"  {cli}", file=out)
     print(f"  {python}", file=out)
+    from newsflow.pipelines.report import write_report
+
+    print(f"report: {write_report(summary.output)}", file=out)
     return 0

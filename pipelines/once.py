@@ -36,6 +36,7 @@ from newsflow.transforms.fetch import FetchPages
 from newsflow.transforms.http import FetchPolicy
 from newsflow.transforms.items import REJECTED, Article, FeedSpec, Rejection
 from newsflow.transforms.polling import schedule
+from newsflow.transforms.progress import LogProgress
 from newsflow.transforms.read_feeds import ReadFeeds
 from newsflow.transforms.repeats import RemoveRepeatedText
 from newsflow.transforms.tagging import TagArticles
@@ -164,8 +165,11 @@ def build(pipeline: beam.Pipeline, run: RunPlan, feed_states: Mapping[str, Any])
             | "Feeds" >> beam.Create(run.feeds)
             | "ReadFeeds" >> ReadFeeds(policy, validators=feed_states))
     fetched = read.entries | "FetchPages" >> FetchPages(policy, max_in_flight=opts.max_in_flight)
-    extracted = fetched.pages | "ExtractArticles" >> ExtractArticles(workers=opts.extract_workers)
-    cleaned = extracted.articles | "RemoveRepeatedText" >> RemoveRepeatedText()
+    pages = fetched.pages | "FetchProgress" >> LogProgress("pages fetched")
+    extracted = pages | "ExtractArticles" >> ExtractArticles(workers=opts.extract_workers)
+    cleaned = (extracted.articles
+               | "ExtractProgress" >> LogProgress("articles extracted")
+               | "RemoveRepeatedText" >> RemoveRepeatedText())
     deduped = cleaned | "DropDuplicates" >> DropDuplicates(
         history_root=opts.output, horizon=timedelta(hours=opts.dedup_horizon_h))
     tagged = deduped.articles | "TagArticles" >> TagArticles(explain=opts.explain_tags)
@@ -184,11 +188,11 @@ def build(pipeline: beam.Pipeline, run: RunPlan, feed_states: Mapping[str, Any])
 
 
 STAGE_LINES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("feeds", ("feeds.polled", "feeds.not_modified", "feeds.unchanged", "feeds.entries")),
+    ("feeds", ("feeds.polled", "feeds.not_modified", "feeds.unchanged", "feeds.bozo", "feeds.entries")),
     ("fetch", ("fetch.pages_ok",)),
     ("extract", ("extract.articles",)),
     ("repeats", ("repeats.pages_changed",)),
-    ("dedup", ("dedup.articles", "dedup.duplicates")),
+    ("dedup", ("dedup.canonical", "dedup.duplicates", "dedup.history_matches")),
     ("tag", ("tag.articles", "tag.no_topic", "tag.no_country")),
     ("write", ("write.rows.articles", "write.rows.duplicates", "write.rows.deadletters", "write.files")),
 )

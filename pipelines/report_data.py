@@ -2,19 +2,22 @@
 
 ``open_output(root)`` gives an in-memory DuckDB connection with one view per dataset (``articles``,
 ``duplicates``, ``deadletters``, each with a ``day`` column = the ``dt`` partition folder, the UTC
-ingestion date) and ``feed_states`` (the newest state row per feed). A dataset that is absent is an empty view
-with its v1 schema, so every query below works on any output. A ``gs://`` root is first copied to a
-local folder. Every aggregate is a pure function of the connection returning ``list[dict]`` (or one
-dict), so tests check them directly and the page only draws them.
+ingestion date), ``feed_states`` (the newest state row per feed) and ``runs`` (the committed runs of
+``_manifests``). An absent dataset is an empty view with its v1 schema, so every query works on any
+output. A ``gs://`` root is first copied to a local folder through Beam's ``FileSystems``. Every
+aggregate is a pure function of the connection returning plain rows, so tests check them directly and
+the page only draws them.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import posixpath
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from newsflow.schemas.records import ARTICLES, DEADLETTERS, DUPLICATES, TIMESTAMP, Dataset
+from newsflow.transforms.write_dataset import MANIFESTS_DIR, SUCCESS_MARKER
 
 FEED_STATE_DIR = "_state/feeds/v1"
 NO_TOPIC = "(no topic)"
@@ -55,16 +59,17 @@ def _is_remote(root: str) -> bool:
     return "://" in root
 
 
-def _remote_files(root: str, relative_dir: str) -> list[str]:
+def _remote_files(root: str, relative_dir: str, suffixes: tuple[str, ...]) -> list[str]:
     # A folder is only a name prefix on object stores (exists() is False there): match, don't test.
     pattern = posixpath.join(root.rstrip("/"), relative_dir, "**")
-    return sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list if m.path.endswith(".parquet"))
+    return sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list if m.path.endswith(suffixes))
 
 
 def local_copy(root: str, destination: str) -> str:
-    """Copy the datasets and feed state of a remote root (e.g. ``gs://``) under ``destination``."""
-    for relative_dir in (ARTICLES.path, DUPLICATES.path, DEADLETTERS.path, FEED_STATE_DIR):
-        for path in _remote_files(root, relative_dir):
+    """Copy what the report reads from a remote root (e.g. ``gs://``) under ``destination``."""
+    wanted = [(d, (".parquet",)) for d in (ARTICLES.path, DUPLICATES.path, DEADLETTERS.path, FEED_STATE_DIR)]
+    for relative_dir, suffixes in [*wanted, (MANIFESTS_DIR, ("/manifest.json", "/" + SUCCESS_MARKER))]:
+        for path in _remote_files(root, relative_dir, suffixes):
             relative = path[len(root.rstrip("/")) + 1:]
             target = Path(destination, *relative.split("/"))
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -110,6 +115,17 @@ def _feed_state_table(files: Sequence[str]) -> pa.Table:
     return table.select(list(FEED_STATE_COLUMNS))
 
 
+def _committed_runs(root: str) -> pa.Table:
+    """Run id and commit time of every run whose manifest is marked ``_SUCCESS``."""
+    runs: list[dict[str, Any]] = []
+    for manifest in sorted(Path(root, MANIFESTS_DIR).glob("*/manifest.json")):
+        if (manifest.parent / SUCCESS_MARKER).exists():
+            content = json.loads(manifest.read_text(encoding="utf-8"))
+            runs.append({"run_id": content["run_id"],
+                         "committed_at": datetime.fromisoformat(content["committed_at"])})
+    return pa.Table.from_pylist(runs, schema=pa.schema([("run_id", pa.string()), ("committed_at", TIMESTAMP)]))
+
+
 def open_output(root: str, workdir: str | None = None) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection over the output at ``root`` (remote roots are copied into ``workdir``)."""
     if _is_remote(root):
@@ -119,6 +135,7 @@ def open_output(root: str, workdir: str | None = None) -> duckdb.DuckDBPyConnect
     con.execute("SET autoinstall_known_extensions = false")
     for name, dataset in (("articles", ARTICLES), ("duplicates", DUPLICATES), ("deadletters", DEADLETTERS)):
         _register_dataset(con, name, dataset, parquet_files(root, dataset.path))
+    con.register("runs", _committed_runs(root))
     con.register("feed_states_all", _feed_state_table(parquet_files(root, FEED_STATE_DIR)))
     con.execute("CREATE VIEW feed_states AS SELECT * FROM feed_states_all "
                 "QUALIFY row_number() OVER (PARTITION BY feed_url ORDER BY polled_at DESC NULLS LAST) = 1")
@@ -136,10 +153,6 @@ def _one(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
     return row[0] if row else None
 
 
-def dataset_present(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(_one(con, f"SELECT count(*) > 0 FROM {name}"))
-
-
 def summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """The run summary at the top of the page."""
     articles = _one(con, "SELECT count(*) FROM articles")
@@ -155,8 +168,10 @@ def summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
                            "SELECT feed_url FROM articles UNION ALL SELECT feed_url FROM duplicates)"),
         "failing_feeds": _one(con, "SELECT count(*) FROM feed_states WHERE consecutive_errors > 0"),
         "sites": _one(con, "SELECT count(DISTINCT site) FROM articles"),
-        "runs": _one(con, "SELECT count(DISTINCT run_id) FROM (SELECT run_id FROM articles UNION ALL "
-                          "SELECT run_id FROM duplicates UNION ALL SELECT run_id FROM deadletters)"),
+        "runs": _one(con, "SELECT count(DISTINCT run_id) FROM (SELECT run_id FROM runs UNION ALL SELECT run_id "
+                          "FROM articles UNION ALL SELECT run_id FROM duplicates UNION ALL SELECT run_id "
+                          "FROM deadletters)"),
+        "last_run_at": _one(con, "SELECT max(committed_at) FROM runs"),
         "first_day": days[0] if days else None,
         "last_day": days[1] if days else None,
         "duplicate_rate": duplicate_rate(con),
@@ -310,6 +325,13 @@ def extraction_summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
             "median_body_chars": median}
 
 
+def extraction_by_site(con: duckdb.DuckDBPyConnection, limit: int = 15) -> list[dict[str, Any]]:
+    """Full and partial records per site, the sites with the most partial records first."""
+    return _rows(con, """
+        SELECT site, count(*) FILTER (WHERE NOT partial) AS full, count(*) FILTER (WHERE partial) AS partial
+        FROM articles GROUP BY site ORDER BY partial DESC, count(*) DESC, site LIMIT ?""", [limit])
+
+
 def subregion_regions() -> dict[str, str]:
     """M49 sub-region → region, from the package's M49 table."""
     from newsflow.transforms.gazetteer import m49_table
@@ -335,6 +357,7 @@ class ReportData:
     freshness: dict[str, Any]
     body_lengths: list[dict[str, Any]]
     extraction: dict[str, Any]
+    extraction_sites: list[dict[str, Any]]
 
 
 def collect(con: duckdb.DuckDBPyConnection) -> ReportData:
@@ -345,4 +368,4 @@ def collect(con: duckdb.DuckDBPyConnection) -> ReportData:
         duplicate_methods=duplicates_by_method(con), clusters=duplicate_clusters(con),
         rejection_reasons=rejections_by_reason(con), rejection_hosts=rejections_by_host(con),
         feeds=feed_health(con), freshness=freshness(con), body_lengths=body_lengths(con),
-        extraction=extraction_summary(con))
+        extraction=extraction_summary(con), extraction_sites=extraction_by_site(con))

@@ -77,7 +77,8 @@ def per_day_chart(rows: Sequence[dict[str, Any]], by: str, title: str, placehold
     """Stacked bars: articles per ingestion day, coloured by ``by`` (topic or region), biggest at the bottom."""
     colours = category_colours(rows, by, placeholder)
     return alt.Chart(_data(rows), title=title).mark_bar().encode(
-        x=alt.X("day:O", title="ingestion day (dt, UTC)", axis=alt.Axis(labelAngle=0)),
+        x=alt.X("day:O", title="ingestion day (dt, UTC)",
+                axis=alt.Axis(labelAngle=0 if len({r["day"] for r in rows}) <= 6 else -45)),
         y=alt.Y("sum(records):Q", title="articles", axis=count_axis(), scale=count_scale(rows)),
         color=alt.Color(f"{by}:N", title=by, scale=_scale(colours), sort=list(colours),
                         legend=alt.Legend(orient="bottom", columns=2, labelLimit=200)),
@@ -159,6 +160,18 @@ def body_chart(rows: Sequence[dict[str, Any]]) -> alt.Chart:
     ).properties(width=HALF_WIDTH, height=200)
 
 
+def extraction_sites_chart(rows: Sequence[dict[str, Any]]) -> alt.Chart:
+    long = [{"site": r["site"], "extraction": kind, "records": r[kind]}
+            for r in rows for kind in ("full", "partial") if r[kind]]
+    return alt.Chart(_data(long), title="Full and partial records per site").mark_bar().encode(
+        y=alt.Y("site:N", title=None, sort=[r["site"] for r in rows], axis=alt.Axis(labelLimit=220)),
+        x=alt.X("sum(records):Q", title="articles", axis=count_axis(), scale=count_scale(long)),
+        color=alt.Color("extraction:N", title=None, scale=_scale(EXTRACTION_COLOURS),
+                        legend=alt.Legend(orient="bottom")),
+        tooltip=["site:N", "extraction:N", alt.Tooltip("records:Q", title="articles")],
+    ).properties(width=HALF_WIDTH - 200, height=max(60, 22 * len(rows)))
+
+
 def chart_specs(data: ReportData) -> dict[str, dict[str, Any]]:
     """Every chart of the page by element id, as Vega-Lite specs (no ``$schema`` URL)."""
     charts = {
@@ -172,6 +185,7 @@ def chart_specs(data: ReportData) -> dict[str, dict[str, Any]]:
         "chart-freshness": freshness_chart(data.freshness["bins"]),
         "chart-published": publication_chart(data.per_publication_day),
         "chart-body": body_chart(data.body_lengths),
+        "chart-extraction-sites": extraction_sites_chart(data.extraction_sites),
     }
     specs = {}
     for element_id, chart in charts.items():
@@ -200,7 +214,7 @@ def percent(share: float | None) -> str:
 
 
 def when(moment: datetime | None) -> str:
-    return "never" if moment is None else f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    return "never" if moment is None else f"{moment.astimezone(UTC):%Y-%m-%d %H:%M}\u00a0UTC"
 
 
 def duration(seconds: float | None) -> str:
@@ -276,7 +290,7 @@ def _clusters_table(rows: Sequence[dict[str, Any]]) -> str:
 def _polling(row: dict[str, Any]) -> str:
     hints = [f"{label} {duration(row[column])}" for label, column in
              (("ttl", "ttl_s"), ("update period", "update_period_s"), ("max-age", "cache_max_age_s"),
-              ("retry-after", "retry_after_s")) if row.get(column) is not None]
+              ("retry-after", "retry_after_s")) if row.get(column)]
     interval = duration(row.get("interval_s"))
     nxt = f'<div class="muted">next {when(row["next_poll_at"])}</div>' if row.get("next_poll_at") else ""
     hint = f'<div class="muted">{_e(" · ".join(hints))}</div>' if hints else ""
@@ -290,8 +304,9 @@ def _feeds_table(rows: Sequence[dict[str, Any]]) -> str:
         name = f'<div>{_e(r["feed_name"])}</div>' if r.get("feed_name") else ""
         body.append(
             f'<tr class="{"bad" if errors else ""}"><td>{name}<div class="muted">{_e(r["feed_url"])}</div></td>'
-            f'<td>{_e(r["last_status"] or "—")}</td><td>{when(r["last_success_at"])}</td>'
-            f'<td class="num">{number(errors)}</td><td>{_polling(r)}</td><td>{when(r["polled_at"])}</td></tr>')
+            f'<td>{_e(r["last_status"] or "—")}</td><td class="time">{when(r["last_success_at"])}</td>'
+            f'<td class="num">{number(errors)}</td><td class="time">{_polling(r)}</td>'
+            f'<td class="time">{when(r["polled_at"])}</td></tr>')
     return ('<table><thead><tr><th>feed</th><th>last status</th><th>last success</th>'
             '<th class="num">errors in a row</th><th>polling interval</th><th>last polled</th></tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table>')
@@ -378,7 +393,9 @@ def _sections(data: ReportData) -> str:
                  f'<b>{percent(ext["partial_share"])}</b> partial ({number(ext["partial"])} teasers or '
                  f'paywalled excerpts of {number(ext["records"])}).</p>')
     parts.append('<div class="row">' + _chart("chart-body", "Length of the clean article text; partial "
-                                              "records are teasers or paywalled excerpts.") + "</div></section>")
+                                              "records are teasers or paywalled excerpts.")
+                 + _chart("chart-extraction-sites", "Where partial records come from: sites that only give "
+                          "a teaser or an excerpt show orange.") + "</div></section>")
     return "".join(parts)
 
 
@@ -414,6 +431,7 @@ thead th { background: var(--bg); font-weight: 600; }
 .num { text-align: right; font-variant-numeric: tabular-nums; }
 .muted { color: var(--muted); font-size: 12px; word-break: break-all; }
 tr.bad td { background: #fdecea; }
+td.time, td.time .muted { white-space: nowrap; word-break: normal; }
 table.m49 { width: auto; min-width: 560px; }
 table.m49 tr.group-start td, table.m49 tr.group-start th { border-top: 2px solid var(--line); }
 code { font-size: 90%; }
@@ -468,7 +486,8 @@ def render_page(data: ReportData, *, output_root: str, generated_at: datetime) -
 <body>
 <header><h1>What newsflow ingested</h1>
 <div class="meta">Output <code>{_e(output_root)}</code> · ingestion days {span} ·
-generated {when(generated_at)}</div></header>
+last run committed {when(s["last_run_at"]) if s["last_run_at"] else "—"} · generated {when(generated_at)}
+</div></header>
 <main>
 {_cards(s)}
 <p class="note">An <b>article</b> is a story's first arrival (articles/v1); a <b>duplicate</b> is a later copy

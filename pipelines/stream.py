@@ -18,7 +18,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from types import FrameType
@@ -29,19 +29,14 @@ from apache_beam.options.pipeline_options import StandardOptions
 from newsflow.pipelines.once import RunPlan, RunSummary, new_run_id, plan, run_plan
 from newsflow.transforms.feed_state import load_feed_states
 from newsflow.transforms.items import FeedSpec
+from newsflow.transforms.polling import is_due
 
 LOCAL_RUNNERS = {"fnapirunner", "directrunner", "bundlebaseddirectrunner", "switchingdirectrunner"}
 
 
 def due_feeds(feeds: Iterable[FeedSpec], states: Mapping[str, Any], now: datetime) -> list[FeedSpec]:
     """Feeds never polled, or whose ``next_poll_at`` has come."""
-    due = []
-    for feed in feeds:
-        state = states.get(feed.url)
-        next_poll = getattr(state, "next_poll_at", None)
-        if next_poll is None or next_poll <= now:
-            due.append(feed)
-    return due
+    return [feed for feed in feeds if is_due(states.get(feed.url), now)]
 
 
 def seconds_until_next_due(states: Mapping[str, Any], feeds: Iterable[FeedSpec], now: datetime,
@@ -69,8 +64,12 @@ def is_local(run: RunPlan) -> bool:
     return runner.lower() in LOCAL_RUNNERS
 
 
-def run_stream(argv: list[str], *, out: Any = None, clock: Any = time) -> RunSummary:
-    """Run local stream cycles until --max_cycles, --duration_s or a signal stops them."""
+def run_stream(argv: list[str], *, out: Any = None, clock: Any = time,
+               on_cycle: Callable[[int, RunSummary], None] | None = None) -> RunSummary:
+    """Run local stream cycles until --max_cycles, --duration_s or a signal stops them.
+
+    ``on_cycle(k, summary)`` is called after cycle ``k`` has committed (its records are visible).
+    """
     out = out or sys.stdout
     base = plan(argv)
     if not is_local(base):
@@ -93,6 +92,8 @@ def run_stream(argv: list[str], *, out: Any = None, clock: Any = time) -> RunSum
                 print(f"cycle {cycles + 1}: {len(due)} of {len(base.feeds)} feeds due", file=out)
                 last = run_plan(cycle, out=out)
             cycles += 1
+            if on_cycle is not None:
+                on_cycle(cycles, last)
             if opts.max_cycles is not None and cycles >= opts.max_cycles:
                 break
             remaining = None if opts.duration_s is None else opts.duration_s - (clock.monotonic() - started)

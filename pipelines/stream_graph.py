@@ -10,16 +10,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import asdict
-from datetime import UTC, timedelta
+from dataclasses import asdict, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import apache_beam as beam
 from apache_beam.coders import PickleCoder
 from apache_beam.metrics import Metrics
+from apache_beam.options.pipeline_options import StandardOptions
 from apache_beam.pvalue import TaggedOutput
 from apache_beam.transforms.periodicsequence import PeriodicImpulse
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
+from apache_beam.typehints import KV
 
 from newsflow.pipelines.once import (
     RunPlan,
@@ -41,9 +43,16 @@ from newsflow.transforms.feed_state import (
 )
 from newsflow.transforms.fetch import FetchPages
 from newsflow.transforms.http import FetchPolicy, HttpClient
-from newsflow.transforms.items import REJECTED, FeedSpec
-from newsflow.transforms.polling import schedule
-from newsflow.transforms.read_feeds import FEED_STATE, FeedState, read_feed
+from newsflow.transforms.items import REJECTED, FeedSpec, Rejection
+from newsflow.transforms.polling import is_due, schedule
+from newsflow.transforms.read_feeds import (
+    FEED_STATE,
+    STAGE,
+    UNEXPECTED_ERROR,
+    FeedRead,
+    FeedState,
+    read_feed,
+)
 from newsflow.transforms.repeats import RemoveRepeatedText
 from newsflow.transforms.tagging import TagArticles
 from newsflow.transforms.write_dataset import DATASET_SCHEMAS
@@ -52,8 +61,38 @@ from newsflow.transforms.write_windows import WriteWindowedDataset
 _LOG = logging.getLogger(__name__)
 
 
+def poll_if_due(spec: FeedSpec, known: Mapping[str, FeedState], now: datetime, fetch: Any, *,
+                base_s: float, min_s: float) -> FeedRead | None:
+    """One tick of one feed: None when it is not due at ``now``; else what the poll read, its states
+    scheduled from ``now`` (the tick's event time, the clock the due check uses too).
+
+    ``known`` holds the feed's previous states by URL (the feed, and the page or sitemaps it led to).
+    A poll that raised still yields a state for the feed, with one more error, so it backs off.
+    """
+    current = known.get(spec.url)
+    if not is_due(current, now):
+        return None
+    try:
+        read = read_feed(spec, fetch, known)
+    except Exception as exc:  # one broken feed never fails the poller
+        read = FeedRead(rejected=[Rejection.error(STAGE, spec.url, exc, feed_url=spec.url, reason=UNEXPECTED_ERROR)],
+                        counters=["feeds.polled", f"feeds.failed.{UNEXPECTED_ERROR}"])
+    if not read.states:
+        base = current or FeedState(spec.url)
+        read.states = [replace(base, polled_at=now, last_status=UNEXPECTED_ERROR,
+                               consecutive_errors=base.consecutive_errors + 1)]
+    published = [e.published_at for e in read.entries if e.published_at is not None]
+    read.states = [schedule(state, known.get(state.feed_url), published, base_s=base_s, min_s=min_s, now=now)
+                   for state in read.states]
+    return read
+
+
 class _PollDueFeeds(beam.DoFn):
-    """Keyed by feed URL; on each tick polls the feed if it is due, keeping its state in Beam state."""
+    """Keyed by feed URL; on each tick polls the feed if it is due, keeping its states in Beam state.
+
+    The first poll of a key starts from the states persisted under the output root (``initial``); after
+    that the key's own state holds the states of the URLs its last poll touched.
+    """
 
     STATES = ReadModifyWriteStateSpec("feed_states", PickleCoder())
 
@@ -76,26 +115,21 @@ class _PollDueFeeds(beam.DoFn):
                 timestamp=beam.DoFn.TimestampParam):
         assert self._client is not None
         _url, spec = element
-        known: dict[str, FeedState] = states.read() or {
-            u: s for u, s in self._initial.items() if u == spec.url or u.startswith(spec.url)}
+        stored = states.read()
+        known: Mapping[str, FeedState] = self._initial if stored is None else stored
         now = timestamp.to_utc_datetime().replace(tzinfo=UTC)
-        current = known.get(spec.url)
-        if current is not None and current.next_poll_at is not None and current.next_poll_at > now:
+        read = poll_if_due(spec, known, now, self._client.fetch, base_s=self._base_s, min_s=self._min_s)
+        if read is None:
             Metrics.counter("newsflow", "feeds.not_due").inc()
             return
-        read = read_feed(spec, self._client.fetch, known)
         for name in read.counters:
             Metrics.counter("newsflow", name).inc()
-        published = [e.published_at for e in read.entries if e.published_at is not None]
-        for state in read.states:
-            scheduled = schedule(state, known.get(state.feed_url), published, base_s=self._base_s,
-                                 min_s=self._min_s)
-            known[state.feed_url] = scheduled
-            yield TaggedOutput(FEED_STATE, scheduled)
-        states.write(known)
+        states.write({state.feed_url: state for state in read.states})
         yield from read.entries
         for rejection in read.rejected:
             yield TaggedOutput(REJECTED, rejection)
+        for state in read.states:
+            yield TaggedOutput(FEED_STATE, state)
 
 
 class PollDueFeeds(beam.PTransform):
@@ -117,9 +151,10 @@ class PollDueFeeds(beam.PTransform):
     def expand(self, ticks):
         feeds = self._feeds
         return (ticks
-                | "EveryFeed" >> beam.FlatMap(lambda _tick: [(f.url, f) for f in feeds])
+                | "EveryFeed" >> beam.FlatMap(lambda _tick: [(f.url, f) for f in feeds]
+                                              ).with_output_types(KV[str, Any])
                 | "PollIfDue" >> beam.ParDo(_PollDueFeeds(self._policy, self._base_s, self._min_s, self._initial))
-                .with_outputs(REJECTED, FEED_STATE, main="entries"))
+                .with_input_types(KV[str, Any]).with_outputs(REJECTED, FEED_STATE, main="entries"))
 
 
 def build_stream(pipeline: beam.Pipeline, run: RunPlan, ticks: Any = None,
@@ -147,16 +182,20 @@ def build_stream(pipeline: beam.Pipeline, run: RunPlan, ticks: Any = None,
       rejection_rows(rejections, run.run_id),
       history, states)
      | "AllRows" >> beam.Flatten()
-     | "WriteWindows" >> WriteWindowedDataset(opts.output, schemas, opts.window_s, allowed_lateness_s))
+     | "WriteWindows" >> WriteWindowedDataset(opts.output, schemas, run.run_id, opts.window_s, allowed_lateness_s))
+
+
+def start_native(run: RunPlan) -> Any:
+    """Build the streaming graph and hand it to the runner; returns the runner's ``PipelineResult``
+    (with ``--dry_run=True`` on Dataflow, the translated ``job`` is on it and nothing is submitted)."""
+    run.options.view_as(StandardOptions).streaming = True
+    pipeline = beam.Pipeline(options=run.options)
+    build_stream(pipeline, run)
+    return pipeline.run()
 
 
 def run_native(run: RunPlan, *, out: Any) -> RunSummary:
     """Submit the streaming job to a streaming runner (it runs until drained or cancelled)."""
-    from apache_beam.options.pipeline_options import StandardOptions
-
-    run.options.view_as(StandardOptions).streaming = True
-    pipeline = beam.Pipeline(options=run.options)
-    build_stream(pipeline, run)
-    result = pipeline.run()
+    result = start_native(run)
     print(f"streaming job submitted: state {result.state}", file=out)
     return RunSummary(run.run_id, run.newsflow.output)

@@ -24,7 +24,7 @@ from apache_beam.internal.gcp import auth as beam_auth
 from apache_beam.io.gcp import gcsio_retry
 from gcp_storage_emulator.server import Server, create_server
 from google.auth.credentials import AnonymousCredentials
-from google.cloud import storage
+from google.cloud.storage import Client
 from google.cloud.storage.retry import DEFAULT_RETRY
 
 BUCKET = "newsflow-test"
@@ -73,8 +73,8 @@ class GcsEmulator:
         self.stop()
         self.start()
 
-    def client(self) -> storage.Client:
-        return storage.Client(project=PROJECT, credentials=AnonymousCredentials(),
+    def client(self) -> Client:
+        return Client(project=PROJECT, credentials=AnonymousCredentials(),
                               client_options={"api_endpoint": self.endpoint})
 
     def create_bucket(self, name: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from newsflow.schemas.records import ARTICLES, DEADLETTERS, DUPLICATES, SCHEMA_V
 
 DAY1 = datetime(2024, 7, 29, 7, 0, tzinfo=UTC)
 DAY2 = datetime(2024, 7, 30, 9, 0, tzinfo=UTC)
+RUN3_AT = datetime(2024, 7, 30, 10, 0, tzinfo=UTC)
 POLITICS = {"code": "medtop:11000000", "label": "politics and government", "confidence": 0.9}
 ECONOMY = {"code": "medtop:04000000", "label": "economy, business and finance", "confidence": 0.8}
 
@@ -91,7 +93,8 @@ def sample_feed_states() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 
 
 def write_sample_output(root: Path) -> Path:
-    """Articles over two days and partitions, duplicates, dead letters and two feed-state commits."""
+    """Articles over two days and partitions, duplicates, dead letters, two feed-state commits, and the
+    manifests of a run that wrote no records (run3, committed) and of one that never committed (run4)."""
     by_partition: dict[str, list[dict[str, Any]]] = {}
     for row in sample_articles():
         topic = "politics" if row["primary_topic"] == POLITICS["code"] else (
@@ -112,4 +115,35 @@ def write_sample_output(root: Path) -> Path:
                               ("polled_at", pa.timestamp("us", tz="UTC")), ("ttl_s", pa.int64())])
     write(root, "_state/feeds/v1", first, state_schema, "run1.parquet")
     write(root, "_state/feeds/v1", second, state_schema, "run2.parquet")
+    for run_id, committed in (("run3", True), ("run4", False)):
+        folder = root / "_manifests" / run_id
+        folder.mkdir(parents=True)
+        (folder / "manifest.json").write_text(json.dumps({"run_id": run_id, "committed_at": RUN3_AT.isoformat(),
+                                                          "files": [], "rows": {}}))
+        if committed:
+            (folder / "_SUCCESS").write_bytes(b"")
     return root
+
+
+_DEMO_OUTPUTS: dict[str, Path] = {}
+
+
+def demo_pipeline_output(factory: Any) -> Path:
+    """The output of two once runs over the bundled demo site (the second polls with validators).
+
+    Made once per test session and shared (``factory`` is pytest's ``tmp_path_factory``).
+    """
+    if "demo" not in _DEMO_OUTPUTS:
+        import io
+
+        from newsflow.pipelines import once
+        from newsflow.pipelines.demo import demo_argv
+        from newsflow.pipelines.demo_server import DemoServer, bundled_site
+
+        root = factory.mktemp("demo-output")
+        config = str(bundled_site() / "feeds.yaml")
+        with DemoServer(bundled_site()) as server:
+            for _ in range(2):
+                once.run(demo_argv(config, str(root), server.replay_prefix), out=io.StringIO())
+        _DEMO_OUTPUTS["demo"] = root
+    return _DEMO_OUTPUTS["demo"]

@@ -45,7 +45,7 @@ def _strings(node: ast.AST, constants: dict[str, str]) -> set[str]:
     if isinstance(node, ast.IfExp):
         return _strings(node.body, constants) | _strings(node.orelse, constants)
     if isinstance(node, ast.JoinedStr):
-        return {"".join(v.value if isinstance(v, ast.Constant) else "<status>" for v in node.values)}
+        return {"".join(str(v.value) if isinstance(v, ast.Constant) else "<status>" for v in node.values)}
     return set()
 
 

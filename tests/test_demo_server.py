@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import io
 import json
 import re
 import subprocess
@@ -18,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from newsflow.pipelines.config import load_config
-from newsflow.pipelines.demo import demo_argv, query_commands
+from newsflow.pipelines.demo import demo_argv, query_commands, run_demo
 from newsflow.pipelines.demo_server import (
     DEFAULT_LAST_MODIFIED,
     DemoServer,
@@ -316,3 +317,17 @@ def test_printed_query_commands_read_a_hive_partitioned_output(tmp_path: Path) -
     for cell in ("2024-07-29", "medtop:11000000", "Eastern Asia", "ROK, Japan, US sign trilateral"):
         assert cell in shown.stdout
     assert query_commands("gs://bucket/demo/")[0].count("'gs://bucket/demo/articles/v1/**/*.parquet'") == 1
+
+
+@pytest.mark.slow
+def test_run_demo_ingests_the_bundled_site_and_prints_a_working_query(tmp_path: Path) -> None:
+    printed = io.StringIO()
+    assert run_demo(str(tmp_path / "demo"), ["--run_id", "demo-test"], out=printed) == 0
+    lines = printed.getvalue().splitlines()
+    assert lines[0].startswith("demo site served at http://127.0.0.1:")
+    assert "demo run demo-test: " in printed.getvalue()
+    python = next(line.strip() for line in lines if line.strip().startswith("python -c"))
+    shown = subprocess.run(python.replace("python -c", f"{sys.executable} -c", 1), shell=True,
+                           capture_output=True, text=True, timeout=60, check=True)
+    assert "ROK, Japan, US sign trilateral security framework in Tokyo" in shown.stdout
+    assert "politics-government" in shown.stdout

@@ -70,12 +70,13 @@ def test_batch_keeps_first_arrivals_and_routes_copies_to_duplicates():
         ]), label="duplicates")
         history = outputs[HISTORY] | beam.Map(lambda r: (r.doc_id, r.kind))
         counts = history | beam.combiners.Count.PerElement()
-        # canonical docs: url + canonical_url + body hash + 8 sentences; copies: exact keys only
+        # canonical docs: url, canonical_url, body hash and 8 sentences of 17 words (two keys
+        # each); the three copies of "orig" leave their exact keys only
         assert_that(counts, equal_to([
             (("orig", "url"), 4), (("orig", "canonical_url"), 4), (("orig", "body_hash"), 4),
-            (("orig", "sentence"), 8),
+            (("orig", "sentence"), 16),
             (("school", "url"), 1), (("school", "canonical_url"), 1), (("school", "body_hash"), 1),
-            (("school", "sentence"), 8),
+            (("school", "sentence"), 16),
         ]), label="history")
 
 
@@ -88,6 +89,32 @@ def test_batch_resolves_a_copy_of_a_copy_to_the_canonical_id():
         assert_that(main, equal_to(["a"]), label="main")
         assert_that(dups, equal_to([("b", "a", "sentence_containment", 1.0, DETECTED),
                                     ("c", "a", "sentence_containment", 1.0, DETECTED)]), label="dups")
+
+
+def _chain() -> list[Article]:
+    """a <- b <- c <- d: each shares half of its sentences with the one before, nothing further."""
+    lines = story("chain", 20)
+    return [article("a", "\n".join(lines[0:4]), T0),
+            article("b", "\n".join(lines[0:10]), T0 + timedelta(hours=1), site="b.org"),
+            article("c", "\n".join(lines[5:15]), T0 + timedelta(hours=2), site="c.org"),
+            article("d", "\n".join(lines[10:20]), T0 + timedelta(hours=3), site="d.org")]
+
+
+@pytest.mark.parametrize("rounds, expected, unresolved", [
+    (5, [("b", "a"), ("c", "a"), ("d", "a")], 0),
+    # one round cannot reach the canonical doc from c and d: they name the copy passed on the way
+    (1, [("b", "a"), ("c", "b"), ("d", "c")], 2),
+])
+def test_chain_resolution_rounds(rounds, expected, unresolved):
+    with TestPipeline(runner="FnApiRunner") as p:
+        outputs = p | beam.Create(_chain()) | DropDuplicates(streaming=False, resolve_rounds=rounds)
+        main = outputs.articles | "MainIds" >> beam.Map(lambda a: a.id)
+        dups = outputs[DUPLICATES] | beam.Map(lambda d: (d.article.id, d.article.duplicate_of))
+        assert_that(main, equal_to(["a"]), label="main")
+        assert_that(dups, equal_to(expected), label="dups")
+    counters = p.result.metrics().query(
+        beam.metrics.MetricsFilter().with_name("dedup.unresolved_chains"))["counters"]
+    assert sum(c.committed for c in counters) == unresolved
 
 
 def _stream(items: list[Article]) -> TestStream:
@@ -176,6 +203,21 @@ def test_dedup_job_writes_one_decision_per_document(tmp_path):
     assert [json.loads(line) for line in dst.read_text().splitlines()] == [
         {"id": "x1", "dup_of": None}, {"id": "x2", "dup_of": "x1"},
         {"id": "x3", "dup_of": None}, {"id": "x4", "dup_of": "x1"}]
+
+
+def test_dedup_job_with_history_root_re_emits_nothing_on_a_second_run(tmp_path):
+    lines = [{"id": "x1", "ts": "2026-03-02T08:00:00Z", "site": "a.org", "text": HARBOUR},
+             {"id": "x2", "ts": "2026-03-02T09:00:00Z", "site": "b.org", "text": SCHOOL}]
+    src = tmp_path / "docs.jsonl"
+    src.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    root = str(tmp_path / "root")
+    first = run_dedup_job(str(src), str(tmp_path / "d1.jsonl"), ["--history-root", root, "--run-id", "r1"])
+    assert first["history"] == f"{root}/_state/dedup/v1/part-r1.parquet"
+    assert first["duplicates"] == 0
+    second = run_dedup_job(str(src), str(tmp_path / "d2.jsonl"), ["--history-root", root, "--run-id", "r2"])
+    assert second["duplicates"] == 2
+    assert [json.loads(line) for line in (tmp_path / "d2.jsonl").read_text().splitlines()] == [
+        {"id": "x1", "dup_of": "x1"}, {"id": "x2", "dup_of": "x2"}]
 
 
 def test_dedup_job_rejects_a_bad_line_with_its_number(tmp_path):

@@ -10,7 +10,7 @@ import pytest
 
 from newsflow.transforms import metadata
 from newsflow.transforms.domain_rules import DomainRule, register_rule
-from newsflow.transforms.extract import extract_page, fix_mojibake, jsonld_body_text, trim_body
+from newsflow.transforms.extract import canonical_of, extract_page, fix_mojibake, jsonld_body_text, trim_body
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 URL = "https://www.example.com/news/bridge"
@@ -325,3 +325,14 @@ def test_all_capitals_link_lines_are_dropped_but_capitals_subheads_kept() -> Non
     result = extract_page(page(paras=paras), URL, now=NOW)
     assert result is not None
     assert result.body == "\n".join([*PARAS[:2], "WHAT HAPPENS NEXT FOR COMMUTERS", *PARAS[2:]])
+
+
+@pytest.mark.parametrize(("declared", "expected"), [
+    ("/news/bridge?x=1", "https://www.example.com/news/bridge?x=1"),
+    ("https://other.example/original/story", "https://other.example/original/story"),
+    ("https://www.example.com/", None),  # the front page declared on an article: ignored
+    ("javascript:void(0)", None),
+    (None, None),
+])
+def test_canonical_of(declared: str | None, expected: str | None) -> None:
+    assert canonical_of(declared, URL) == expected

@@ -34,14 +34,15 @@ def expected(page_id: str, url: str) -> dict:
             "published_at": "2026-11-27T08:30:00+00:00", "language": "en", "text": "\n".join(PARAS)}
 
 
-def test_folder_of_html_and_gzip_pages(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [0, 2])
+def test_folder_of_html_and_gzip_pages(tmp_path: Path, workers: int) -> None:
     folder = tmp_path / "pages"
     folder.mkdir()
     (folder / "a.html").write_text(HTML, encoding="utf-8")
     (folder / "b.html.gz").write_bytes(gzip.compress(HTML.encode("utf-8")))
     (folder / "empty.html").write_text("<html><body></body></html>", encoding="utf-8")
     (folder / "notes.txt").write_text("not a page", encoding="utf-8")
-    counts = extract_job.run(str(folder), str(tmp_path / "out.jsonl"))
+    counts = extract_job.run(str(folder), str(tmp_path / "out.jsonl"), workers=workers)
     assert counts == {"pages": 3, "articles": 2, "skipped": 1, "failed": 0, "output": str(tmp_path / "out.jsonl")}
     lines = read_lines(tmp_path / "out.jsonl")
     assert lines == {

@@ -214,6 +214,50 @@ def test_feedparser_alone_does_not_expand_billion_laughs():
     assert peak < 5_000_000  # fully expanded, lol9 alone is 3 GB
 
 
+def test_internal_literal_entities_are_expanded():
+    body = (b'<!DOCTYPE rss [\n  <!ENTITY id "tag:example.com,">\n  <!ENTITY who \'AT&#38;T\'>\n]>'
+            b'<rss version="2.0"><channel><item><guid isPermaLink="false">&id;2006-05-04:/blog/</guid>'
+            b"<link>http://e.example/1</link></item></channel></rss>")
+    with pytest.raises(FeedSecurityError, match="'who' has references or markup"):
+        parse_feed(body, "http://e.example/feed")  # a character reference is a reference too
+    body = body.replace(b"  <!ENTITY who 'AT&#38;T'>\n", b"")
+    parsed = parse_feed(body, "http://e.example/feed")
+    assert (parsed.bozo, [(e.guid, e.url) for e in parsed.entries]) == (
+        False, [("tag:example.com,2006-05-04:/blog/", "http://e.example/1")])
+
+
+def _with_entities(declarations: str, references: int = 1, name: str = "a") -> bytes:
+    return (f'<?xml version="1.0"?><!DOCTYPE rss [{declarations}]><rss version="2.0"><channel>'
+            f'<title>{("&" + name + ";") * references}</title><item><link>http://q.example/1</link></item>'
+            "</channel></rss>").encode()
+
+
+@pytest.mark.parametrize(("body", "problem"), [
+    (_with_entities(f'<!ENTITY a "{"x" * 9_000}">', references=200), "references expand to 1800000 bytes"),
+    (_with_entities(f'<!ENTITY a "{"x" * 6_000}"><!ENTITY b "{"y" * 6_000}">'), "declared values exceed 10000"),
+    (_with_entities('<!ENTITY a "<b>bold</b>">'), "'a' has references or markup"),
+    (_with_entities('<!ENTITY a "100%">'), "'a' has references or markup"),
+    (_with_entities('<!ENTITY a PUBLIC "-//x//EN" "http://evil.example/a.ent">'), "internal literal general"),
+    (_with_entities('<!ENTITY a SYSTEM "file:///etc/passwd">'), "internal literal general"),
+    (_with_entities('<!ENTITY % p "x"><!ENTITY a "y">'), "internal literal general"),
+    (_with_entities('<!ENTITY a "y"><!ELEMENT rss ANY>'), "internal literal general"),
+    (_with_entities('<!ENTITY a "y">').replace(b"<!DOCTYPE rss [", b'<!DOCTYPE rss SYSTEM "http://e.example/r.dtd" ['),
+     "only an internal subset"),
+    (_with_entities('<!ENTITY a "y">').replace(b"]>", b""), "internal literal general"),
+])
+def test_unsafe_entity_declarations_are_refused(body, problem):
+    with pytest.raises(FeedSecurityError, match="declares XML entities") as caught:
+        parse_feed(body, "http://q.example/feed")
+    assert problem in str(caught.value)
+    assert caught.value.reason == "xml_entities_refused"
+
+
+def test_entity_expansion_just_under_the_caps_is_parsed():
+    body = _with_entities(f'<!ENTITY a "{"x" * 10_000}">', references=100)
+    parsed = parse_feed(body, "http://q.example/feed")
+    assert (parsed.title, [e.url for e in parsed.entries]) == ("x" * 1_000_000, ["http://q.example/1"])
+
+
 def test_doctype_without_entities_is_parsed():
     body = (b'<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" '
             b'"http://my.netscape.com/publish/formats/rss-0.91.dtd">\n<rss version="0.91"><channel><title>n</title>'

@@ -2,6 +2,7 @@ import pytest
 
 from newsflow.transforms.gazetteer import (
     PlaceMention,
+    dateline_places,
     find_places,
     gazetteer,
     looks_like_person,
@@ -96,3 +97,37 @@ def test_m49_table_and_gazetteer_are_cached():
     assert m49_table()["US"][1:] == ("Northern America", "Americas")
     assert "AQ" not in m49_table()  # no M49 region
     assert gazetteer() is gazetteer()
+
+
+def test_dateline_places_use_the_qualifier():
+    assert [(m.surface, m.iso, m.kind) for m in dateline_places("SANTA MONICA, Calif., April 8 - ")] == [
+        ("SANTA MONICA", "US", "town"), ("Calif.", "US", "state")]
+    assert [(m.surface, m.iso) for m in dateline_places("SALEM, Va, April 8 - ")] == [("Va", "US")]
+    assert [(m.surface, m.iso) for m in dateline_places("HOUSTON, April 8 - ")] == [("HOUSTON", "US")]
+    assert [(m.surface, m.iso) for m in dateline_places("LONDON, March 3 - ")] == [("LONDON", "GB")]
+    assert dateline_places("NOWHEREVILLE, April 8 - ") == []
+
+
+def test_city_qualified_by_a_state_or_province_moves_there():
+    assert _resolved("Riley Smith of Paris, Texas, died.") == [("Paris", "US"), ("Texas", "US")]
+    assert _resolved("Police in London, Ont., said.") == [("London", "CA"), ("Ont.", "CA")]
+
+
+def test_lone_foreign_city_in_local_news_is_a_namesake():
+    # Athens, Georgia: another country's counties are named, Greece is not
+    assert _resolved("Deputies in Athens and Clarke County arrested two men.") == [
+        ("Athens", "US"), ("Clarke County", "US")]
+    # a foreign city with no namesake on file is dropped in another country's local news
+    text = "A fire in Edmonton was put out, Kentucky State Police said. Kentucky officials helped."
+    assert _resolved(text) == [("Kentucky", "US"), ("Kentucky", "US")]
+    # with its own country named, the city stays
+    assert _resolved("Athens, the Greek capital, and Clarke County") == [
+        ("Athens", "GR"), ("Greek", "GR"), ("Clarke County", "US")]
+
+
+def test_towns_count_only_when_their_country_is_named_or_twice():
+    assert _found("He lives in Danbury.") == [("Danbury", "US", "town")]
+    assert _resolved("He lives in Danbury.") == []
+    assert _resolved("He moved from Danbury to New Milford.") == [("Danbury", "US"), ("New Milford", "US")]
+    assert _resolved("He lives in Danbury, Connecticut.") == [("Danbury", "US"), ("Connecticut", "US")]
+    assert _resolved("Danbury beat them.") == []  # no place-like context

@@ -7,7 +7,6 @@ and read back with pyarrow's own GCS client.
 
 from __future__ import annotations
 
-import inspect
 import io
 import json
 from collections.abc import Iterator
@@ -34,10 +33,6 @@ from newsflow.transforms.write_dataset import (
 from tests.gcs_emulator import BUCKET, GcsEmulator, emulated_gcs, short_gcs_retries
 
 WHEN = datetime(2024, 7, 29, 7, 0, tzinfo=UTC)
-NEEDS_PREFIX_AWARE_RECOVERY = pytest.mark.xfail(
-    not hasattr(write_dataset, "folder_files"), strict=True,
-    reason="change request CR-1: recover_incomplete_commits tests FileSystems.exists(<folder>), which is "
-           "always False on gs:// (a folder is only a name prefix), so nothing is rolled forward or discarded")
 ROOT = f"gs://{BUCKET}/out"
 KEYS = ("dt", "topic", "region")
 
@@ -106,7 +101,6 @@ def test_write_dataset_to_gcs_commits_the_local_layout(gcs: GcsEmulator):
     assert recover_incomplete_commits(ROOT) == {"rolled_forward": [], "discarded": []}
 
 
-@NEEDS_PREFIX_AWARE_RECOVERY
 def test_a_run_killed_mid_write_leaves_only_staging_and_recovery_discards_it(gcs: GcsEmulator, monkeypatch):
     """The emulator dies right after the first staged file: the pipeline fails and nothing is visible."""
     staged: list[str] = []
@@ -131,7 +125,6 @@ def test_a_run_killed_mid_write_leaves_only_staging_and_recovery_discards_it(gcs
     assert gcs.object_names(BUCKET) == []
 
 
-@NEEDS_PREFIX_AWARE_RECOVERY
 def test_recovery_rolls_forward_a_commit_interrupted_after_its_manifest(gcs: GcsEmulator):
     row = article_row(make_article(1, None, None), "run3", WHEN)
     staging = f"{ROOT}/_staging/run3/articles/v1/dt=2024-07-29/part-run3.parquet"
@@ -149,10 +142,6 @@ def test_recovery_rolls_forward_a_commit_interrupted_after_its_manifest(gcs: Gcs
     assert recover_incomplete_commits(ROOT) == {"rolled_forward": [], "discarded": []}
 
 
-@pytest.mark.xfail(
-    "FileSystems.exists(directory)" in inspect.getsource(feed_state.load_feed_states), strict=True,
-    reason="change request CR-2: load_feed_states returns {} when FileSystems.exists(<folder>) is False, "
-           "which it always is on gs://, so conditional GETs never use the stored validators")
 def test_feed_state_committed_to_gcs_is_loaded_back(gcs: GcsEmulator):
     from newsflow.transforms.read_feeds import FeedState
 
@@ -204,7 +193,9 @@ def test_once_run_to_gcs_matches_a_local_run_and_a_second_run_adds_no_articles(g
         assert manifest["rows"]["articles"] == on_gcs.num_rows
         stats = json.loads(gcs.read(BUCKET, "run/_manifests/first/stats.json"))
         assert stats["counters"] == first.counters
-        assert sorted(load_feed_states(gcs_root)) == sorted(load_feed_states(str(local_root))) != []
+        local_states = load_feed_states(str(local_root))
+        assert len(local_states) == 5
+        assert sorted(load_feed_states(gcs_root)) == sorted(local_states)
 
         second = run(gcs_root, "second")
     assert second.counters.get("write.rows.articles", 0) == 0

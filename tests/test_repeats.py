@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 import apache_beam as beam
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
+
 from newsflow.transforms.dedup import body_hash, normalize_text
 from newsflow.transforms.items import Article
 from newsflow.transforms.repeats import (

@@ -15,7 +15,7 @@ from PIL import Image
 from newsflow.pipelines.report import main, write_report
 from newsflow.pipelines.report_data import collect, open_output
 from newsflow.pipelines.report_page import chart_specs, duration, render_page
-from tests.report_fixtures import write_sample_output
+from tests.report_fixtures import demo_pipeline_output, write_sample_output
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
@@ -95,8 +95,18 @@ def sample_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_sample_output(tmp_path_factory.mktemp("output"))
 
 
-def test_page_is_self_contained(sample_output, tmp_path):
-    path = Path(write_report(str(sample_output), str(tmp_path / "report.html")))
+@pytest.fixture(scope="module")
+def demo_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return demo_pipeline_output(tmp_path_factory)
+
+
+@pytest.fixture(scope="module", params=["sample", "demo"])
+def output(request: pytest.FixtureRequest) -> Path:
+    return request.getfixturevalue(f"{request.param}_output")
+
+
+def test_page_is_self_contained(output, tmp_path):
+    path = Path(write_report(str(output), str(tmp_path / "report.html")))
     page = path.read_text(encoding="utf-8")
     scan = ResourceScan()
     scan.feed(page)
@@ -107,10 +117,10 @@ def test_page_is_self_contained(sample_output, tmp_path):
     assert 'id="summary"' in page and "What newsflow ingested" in page
 
 
-def test_every_chart_renders_without_errors(sample_output, tmp_path):
-    path = Path(write_report(str(sample_output), str(tmp_path / "report.html")))
+def test_every_chart_renders_without_errors(output, tmp_path):
+    path = Path(write_report(str(output), str(tmp_path / "report.html")))
     scan, console = render_and_scan(path, tmp_path)
-    expected = set(chart_specs(collect(open_output(str(sample_output)))))
+    expected = set(chart_specs(collect(open_output(str(output)))))
     assert scan.charts == dict.fromkeys(expected, True)
     assert scan.root_attrs.get("data-charts-rendered") == str(len(expected))
     assert "data-errors" not in scan.root_attrs
@@ -118,8 +128,8 @@ def test_every_chart_renders_without_errors(sample_output, tmp_path):
     assert console == []
 
 
-def test_screenshot_is_not_blank(sample_output, tmp_path):
-    path = Path(write_report(str(sample_output), str(tmp_path / "report.html")))
+def test_screenshot_is_not_blank(demo_output, tmp_path):
+    path = Path(write_report(str(demo_output), str(tmp_path / "report.html")))
     shot = tmp_path / "shot.png"
     run_chromium(path, tmp_path / "profile-shot", f"--screenshot={shot}", "--window-size=1280,3200")
     image = Image.open(shot).convert("RGB")

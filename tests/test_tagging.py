@@ -178,3 +178,32 @@ def test_tag_articles_on_fn_api_runner():
 def test_tag_articles_validates_config():
     with pytest.raises(TypeError):
         TagArticles(explain="yes")  # type: ignore[arg-type]
+
+
+def test_tag_job_writes_records_and_rejections(tmp_path):
+    from newsflow.pipelines.tag_job import run
+
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join([
+        json.dumps({"id": "g", "title": GOLDEN_TITLE, "body": GOLDEN_BODY}),
+        json.dumps({"id": 7, "title": "JAPAN TRADE SURPLUS GROWS", "dateline": "TOKYO, April 8 -",
+                    "body": "Japan's trade surplus grew in March, the finance ministry said."}),
+        "not json",
+        json.dumps({"id": "nobody"}),
+        "",
+    ]) + "\n", encoding="utf-8")
+    target = tmp_path / "out.jsonl"
+    counts = run(str(source), str(target))
+    assert counts == {"output": str(target), "rejected_output": str(target) + ".rejected.jsonl",
+                      "articles": 2, "no_topic": 0, "no_country": 0, "rejected": 2}
+    rows = sorted((json.loads(line) for line in target.read_text().splitlines()), key=lambda r: r["id"])
+    assert [r["id"] for r in rows] == ["7", "g"]
+    assert rows[0] == {"id": "7", "topics": ["medtop:04000000", "medtop:20000344"], "regions": ["JP"],
+                       "mentioned_regions": [], "subregions": ["Eastern Asia"],
+                       "primary_topic": "medtop:04000000", "primary_region": "Eastern Asia"}
+    assert set(rows[1]["regions"]) == {"KR", "JP", "US", "KP"}
+    assert set(rows[1]["mentioned_regions"]) == {"RU", "BY"}
+    assert rows[1]["primary_topic"] == "medtop:11000000"
+    rejected = [json.loads(line) for line in (tmp_path / "out.jsonl.rejected.jsonl").read_text().splitlines()]
+    assert sorted((r["reason"], r["message"][:15]) for r in rejected) == [
+        ("JSONDecodeError", "Expecting value"), ("ValueError", "missing body")]

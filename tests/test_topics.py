@@ -46,11 +46,12 @@ def test_scores_roll_up_and_repeats_decay():
 
 def test_choose_topics_primary_then_children():
     tags = choose_topics({"medtop:11000000": 10.0, "medtop:20000638": 6.0, "medtop:20000593": 2.0,
-                          "medtop:04000000": 6.0, "medtop:15000000": 1.0})
-    assert tags == [TopicTag("medtop:11000000", "politics and government", 0.588),
-                    TopicTag("medtop:20000638", "international relations", 0.353),
-                    TopicTag("medtop:04000000", "economy, business and finance", 0.353)]
-    assert choose_topics({"medtop:15000000": 2.0}) == []  # below the floor
+                          "medtop:04000000": 8.0, "medtop:15000000": 2.0})
+    assert tags == [TopicTag("medtop:11000000", "politics and government", 0.5),
+                    TopicTag("medtop:20000638", "international relations", 0.3),
+                    TopicTag("medtop:04000000", "economy, business and finance", 0.4)]
+    assert choose_topics({"medtop:11000000": 10.0, "medtop:04000000": 7.9})[1:] == []  # not close enough
+    assert choose_topics({"medtop:15000000": 1.9}) == []  # below the floor
 
 
 def test_defence_and_diplomacy_sit_under_politics():

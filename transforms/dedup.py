@@ -29,7 +29,7 @@ import hashlib
 import re
 import struct
 import unicodedata
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -57,7 +57,6 @@ MAX_SITES_PER_KEY = 4
 TEMPLATE_SITE_DOCS = 2
 DEFAULT_CONTAINMENT = 0.5
 DEFAULT_HORIZON = timedelta(hours=72)
-EXPIRY_STEP_S = 600
 
 SENTENCE = "sentence"
 EXACT_KINDS = ("url", "canonical_url", "guid", "body_hash")
@@ -427,7 +426,8 @@ class Deduplicator:
     history: HistoryLookup | None = None
     keys: dict[int, KeyState] = field(default_factory=dict)
     canonical: dict[int, tuple[str, int]] = field(default_factory=dict)
-    _next_expiry: int = field(default=0, repr=False)
+    _touched: deque[tuple[int, int]] = field(default_factory=deque, repr=False)
+    _born: deque[tuple[int, int]] = field(default_factory=deque, repr=False)
 
     def add(self, doc: DocKeys) -> tuple[Decision, str | None, list[KeyEvidence]]:
         """Decide ``doc``, remember it; returns the decision, the canonical id it duplicates
@@ -443,6 +443,8 @@ class Deduplicator:
                 state = self.keys[occ.key] = KeyState()
             earlier, template = state.observe(occ, horizon_s)
             evidence.append(KeyEvidence(occ.key, occ.kind, tuple(earlier), template))
+            if occ.indexed:
+                self._touched.append((occ.ts, occ.key))
         decision = decide(doc, evidence, self.threshold, self.history)
         if decision.dup_of_id is not None:
             canonical_id: str | None = decision.dup_of_id
@@ -451,20 +453,20 @@ class Deduplicator:
         else:
             canonical_id = None
         self.canonical[doc.uid] = (canonical_id or doc.doc_id, doc.ts)
+        self._born.append((doc.ts, doc.uid))
         return decision, canonical_id, evidence
 
     def expire(self, now_ts: int) -> None:
-        """Drop state not touched within the horizon (what the Beam GC timers do); runs at most
-        once per ``EXPIRY_STEP_S`` of event time."""
-        if now_ts < self._next_expiry:
-            return
-        self._next_expiry = now_ts + EXPIRY_STEP_S
+        """Drop state not touched within the horizon (what the Beam GC timers do)."""
         horizon_s = int(self.horizon.total_seconds())
-        for key in [k for k, s in self.keys.items() if now_ts - s.last_ts > horizon_s]:
-            del self.keys[key]
+        while self._touched and now_ts - self._touched[0][0] > horizon_s:
+            key = self._touched.popleft()[1]
+            state = self.keys.get(key)
+            if state is not None and now_ts - state.last_ts > horizon_s:
+                del self.keys[key]
         # pointers outlive entries (an entry may be read up to a horizon after it was written)
-        for uid in [u for u, (_, ts) in self.canonical.items() if now_ts - ts > 2 * horizon_s]:
-            del self.canonical[uid]
+        while self._born and now_ts - self._born[0][0] > 2 * horizon_s:
+            self.canonical.pop(self._born.popleft()[1], None)
 
     def state_bytes(self) -> int:
         """Encoded bytes of the live state: per-key states plus 8 + 8 + 4 bytes per canonical

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 import apache_beam as beam
-from apache_beam.coders import BytesCoder, PickleCoder
+from apache_beam.coders import BytesCoder, PickleCoder, VarIntCoder
 from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import StandardOptions
 from apache_beam.transforms import window
@@ -75,9 +75,13 @@ class DuplicateRecord:
 
 
 class _Pointer(NamedTuple):
+    """Where a document points: ``final`` once ``target_id`` is the canonical id; ``via_id`` is
+    the id of the last document passed on the way (an earlier copy, the fallback answer)."""
+
     target_uid: int
     target_id: str | None
     final: bool
+    via_id: str | None = None
 
 
 class _Record(NamedTuple):
@@ -145,6 +149,7 @@ class _DecideFn(beam.DoFn):
 
     DOC = ReadModifyWriteStateSpec("doc", PickleCoder())
     EVIDENCE = BagStateSpec("evidence", PickleCoder())
+    COUNT = ReadModifyWriteStateSpec("count", VarIntCoder())
     GC = TimerSpec("gc", TimeDomain.WATERMARK)
 
     def __init__(self, threshold: float, history_root: str | None, horizon: timedelta,
@@ -163,6 +168,7 @@ class _DecideFn(beam.DoFn):
 
     def process(self, element: tuple[int, tuple[str, Any]], doc_state: Any = beam.DoFn.StateParam(DOC),
                 evidence_state: Any = beam.DoFn.StateParam(EVIDENCE),
+                count: Any = beam.DoFn.StateParam(COUNT),
                 gc: Any = beam.DoFn.TimerParam(GC)) -> Iterator[_Record]:
         uid, (tag, value) = element
         if tag == "doc":
@@ -172,30 +178,33 @@ class _DecideFn(beam.DoFn):
                 yield _Record(uid, _Pointer(uid, None, False), article,
                               Decision(uid, article.id, dup_of_uid=uid, similarity=1.0, method="id"), ())
                 return
-            doc_state.write(value)
+            article, keys = value
+            doc_state.write((article, keys, len(keys.occurrences())))
             if self._streaming:
-                gc.set(_gc_at(value[1].ts, self._horizon))
+                gc.set(_gc_at(keys.ts, self._horizon))
         else:
             evidence_state.add(value)
+            count.write((count.read() or 0) + 1)
         doc = doc_state.read()
-        if doc is None:
+        if doc is None or (count.read() or 0) < doc[2]:
             return
         evidence = list(evidence_state.read())
-        if len(evidence) < len(doc[1].occurrences()):
-            return
         doc_state.clear()
         evidence_state.clear()
+        count.clear()
         yield self._decide(doc[0], doc[1], evidence)
 
     @on_timer(GC)
     def expire(self, doc_state: Any = beam.DoFn.StateParam(DOC),
-               evidence_state: Any = beam.DoFn.StateParam(EVIDENCE)) -> Iterator[_Record]:
+               evidence_state: Any = beam.DoFn.StateParam(EVIDENCE),
+               count: Any = beam.DoFn.StateParam(COUNT)) -> Iterator[_Record]:
         doc = doc_state.read()
         if doc is not None:
             self._incomplete.inc()
             yield self._decide(doc[0], doc[1], list(evidence_state.read()))
         doc_state.clear()
         evidence_state.clear()
+        count.clear()
 
     def _decide(self, article: Article, keys: DocKeys, evidence: list[KeyEvidence]) -> _Record:
         decision = decide(keys, evidence, self._threshold, self._history)
@@ -223,19 +232,20 @@ class _ResolveRoundFn(beam.DoFn):
                 gc: Any = beam.DoFn.TimerParam(GC)) -> Iterator[_Record]:
         _, (tag, value) = element
         if tag == "self":
-            pointer, ts = value
-            pointer_state.write((pointer, ts))
+            pointer_state.write(value)
             if self._streaming:
-                gc.set(_gc_at(ts, self._horizon))
+                gc.set(_gc_at(value[1], self._horizon))
             for record in waiting.read():
-                yield record._replace(pointer=pointer)
+                yield _follow(record, value)
             waiting.clear()
             return
         known = pointer_state.read()
-        if known is None:
-            waiting.add(value)
-        else:
-            yield value._replace(pointer=known[0])
+        if known is not None:
+            yield _follow(value, known)
+            return
+        waiting.add(value)
+        if self._streaming:  # the target's state may be gone: flush after a horizon at the latest
+            gc.set(_gc_at(_record_ts(value), self._horizon))
 
     @on_timer(GC)
     def expire(self, pointer_state: Any = beam.DoFn.StateParam(POINTER),
@@ -245,8 +255,14 @@ class _ResolveRoundFn(beam.DoFn):
         pointer_state.clear()
 
 
+def _follow(record: _Record, target: tuple[_Pointer, int, str]) -> _Record:
+    """``record`` now points where its target points (remembering the target's id)."""
+    pointer, _, target_id = target
+    return record._replace(pointer=pointer if pointer.final else pointer._replace(via_id=target_id))
+
+
 def _round_messages(record: _Record) -> Iterator[tuple[int, tuple[str, Any]]]:
-    yield record.uid, ("self", (record.pointer, _record_ts(record)))
+    yield record.uid, ("self", (record.pointer, _record_ts(record), record.article.id))
     if not record.pointer.final:
         yield record.pointer.target_uid, ("query", record)
 
@@ -266,15 +282,17 @@ class _EmitFn(beam.DoFn):
 
     def process(self, record: _Record) -> Iterator[Any]:
         article, decision, pointer = record.article, record.decision, record.pointer
-        if not decision.is_duplicate:
+        canonical_id = pointer.target_id if pointer.final else pointer.via_id
+        if decision.is_duplicate and not pointer.final:
+            # chain longer than the rounds, or its target's state expired: name the last copy
+            # passed on the way; knowing none, emit the article rather than lose it
+            self._unresolved.inc()
+        if not decision.is_duplicate or canonical_id is None:
             self._canonical.inc()
             canonical_id = article.id
             yield article
         else:
             self._duplicates.inc()
-            if not pointer.final or pointer.target_id is None:
-                self._unresolved.inc()
-            canonical_id = pointer.target_id or article.id
             yield beam.pvalue.TaggedOutput(DUPLICATES, DuplicateRecord(
                 article=dataclasses.replace(article, duplicate_of=canonical_id),
                 similarity=decision.similarity, method=decision.method or "", detected_at=self._clock()))

@@ -346,8 +346,9 @@ def trim_body(body: str, titles: list[str], links: Callable[[], set[str]] | None
             lines = lines[:index]
             break
     lines = _drop_trailing_boilerplate(lines)
-    if links is not None and len(lines) > MIN_LINK_RUN and any(
-            len(line) <= LINK_LINE_MAX_CHARS for line in (lines[0], lines[1], lines[-1], lines[-2])):
+    short = [len(line) <= LINK_LINE_MAX_CHARS for line in lines]
+    if links is not None and len(lines) > MIN_LINK_RUN \
+            and (all(short[:MIN_LINK_RUN]) or all(short[-MIN_LINK_RUN:])):
         texts = links()
         if MIN_LINK_RUN <= (head := _link_run(lines, texts)) < len(lines):
             lines = lines[head:]
@@ -369,9 +370,7 @@ def _drop_trailing_boilerplate(lines: list[str]) -> list[str]:
 PAYWALL_CLASSES = ("paywall", "pay-wall", "regwall", "piano-offer", "subscriber-only",
                    "subscription-required", "premium-content", "premium-article", "premium-wall",
                    "meteredContent")
-_PAYWALL_NODES = etree.XPath("//*[" + " or ".join(
-    f"contains(concat(' ', normalize-space(@class), ' '), ' {name} ') or @id='{name}'"
-    for name in PAYWALL_CLASSES) + "]")
+
 _SUBSCRIBE_ENDING = re.compile(
     r"(subscribe|subscription|sign in|log ?in|register|become a (member|subscriber)|already a subscriber)"
     r".{0,80}(continue|read|access|full (story|article))|"
@@ -410,11 +409,13 @@ def _paywalled_content_served(body: str, jsonld: JsonLdArticle, tree: HtmlElemen
 def _paywall_wall(tree: HtmlElement) -> bool:
     """Whether the page has a paywall element (by class or id) that is a wall, not a wrapper
     around the served article text."""
-    nodes = _PAYWALL_NODES(tree)
+    names = set(PAYWALL_CLASSES)
+    nodes = [node for node in tree.iter()
+             if node.get("id") in names or names & set((node.get("class") or "").split())]
     return bool(nodes) and all(len(n.text_content().strip()) < PAYWALLED_PART_MIN_CHARS for n in nodes)
 
 
-def partial_signals(body: str, tree: HtmlElement, jsonld: JsonLdArticle | None,
+def partial_signals(body: str, html: str, tree: HtmlElement, jsonld: JsonLdArticle | None,
                     feed_summary: str | None) -> list[str]:
     """The reasons to think ``body`` is only part of the article (empty when it looks complete):
     "jsonld_paywall", "subscribe_ending", "paywall_marker", "shorter_than_wordcount",
@@ -427,7 +428,7 @@ def partial_signals(body: str, tree: HtmlElement, jsonld: JsonLdArticle | None,
     tail = body[-300:]
     if short and _SUBSCRIBE_ENDING.search(tail):
         reasons.append("subscribe_ending")
-    if short and _paywall_wall(tree):
+    if short and any(name in html for name in PAYWALL_CLASSES) and _paywall_wall(tree):
         reasons.append("paywall_marker")
     if jsonld is not None and jsonld.word_count and len(words(body)) < 0.5 * jsonld.word_count:
         reasons.append("shorter_than_wordcount")
@@ -443,11 +444,19 @@ def partial_signals(body: str, tree: HtmlElement, jsonld: JsonLdArticle | None,
 # ---------------------------------------------------------------- the whole page
 
 
-def _absolute_http(candidate: str | None, base: str) -> str | None:
+def canonical_of(candidate: str | None, page_url: str) -> str | None:
+    """The page's declared canonical URL made absolute, or None when it is missing, not http(s),
+    or a site's front page declared on an article (a common template bug that would give every
+    article of the site the same id)."""
     if not candidate:
         return None
-    absolute = urljoin(base, candidate)
-    return absolute if urlsplit(absolute).scheme in ("http", "https") else None
+    absolute = urljoin(page_url, candidate)
+    parts = urlsplit(absolute)
+    if parts.scheme not in ("http", "https"):
+        return None
+    if parts.path in ("", "/") and not parts.query and urlsplit(page_url).path not in ("", "/"):
+        return None
+    return absolute
 
 
 def _trafilatura_text(tree: HtmlElement, url: str, description: str | None) -> str:
@@ -525,7 +534,7 @@ def extract_page(
     if source:
         signals.append(source)
     title = meta.title or clean_text(feed_title)
-    partial = partial_signals(body, tree, meta.jsonld, feed_summary)  # before trimming the ending
+    partial = partial_signals(body, html, tree, meta.jsonld, feed_summary)  # before trimming the ending
     body = trim_body(body, meta.title_variants + ([title] if title else []), lambda: link_texts(tree))
     if not body:
         return None
@@ -543,7 +552,7 @@ def extract_page(
         authors=meta.authors,
         language=meta.language,
         site_name=meta.site_name,
-        canonical_url=_absolute_http(meta.canonical_url, url),
+        canonical_url=canonical_of(meta.canonical_url, url),
         published_at=published,
         description=meta.description,
         partial=bool(partial),

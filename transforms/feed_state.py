@@ -17,6 +17,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
+from newsflow.transforms.write_dataset import matching
+
 FEED_STATE_PATH = "_state/feeds/v1"
 
 _TYPES: dict[str, pa.DataType] = {
@@ -50,13 +52,9 @@ def _join(root: str, *parts: str) -> str:
 
 def load_feed_states(root: str) -> dict[str, Any]:
     """The newest state of every feed under ``root`` (empty when the root has none yet)."""
-    directory = _join(root, FEED_STATE_PATH)
-    if not FileSystems.exists(directory):
-        return {}
-    matches = FileSystems.match([_join(directory, "*.parquet")])[0].metadata_list
     newest: dict[str, dict[str, Any]] = {}
-    for match in sorted(matches, key=lambda m: m.path):
-        with FileSystems.open(match.path) as handle:
+    for path in sorted(matching(_join(root, FEED_STATE_PATH, "*.parquet"))):
+        with FileSystems.open(path) as handle:
             table = pq.read_table(io.BytesIO(handle.read()))
         for row in table.to_pylist():
             current = newest.get(row["feed_url"])

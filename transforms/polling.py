@@ -63,10 +63,20 @@ def next_interval_s(*, base_s: float, previous_s: float | None, published: Itera
 
 
 
+def is_due(state: Any, now: datetime) -> bool:
+    """A feed never polled, or whose ``next_poll_at`` has come."""
+    next_poll = getattr(state, "next_poll_at", None)
+    return next_poll is None or next_poll <= now
+
+
 def schedule(state: Any, previous: Any, published: list[datetime], *, base_s: float,
-             min_s: float = MIN_INTERVAL_S) -> Any:
-    """A ``FeedState`` with ``interval_s`` and ``next_poll_at`` set from this poll and the last one."""
-    now = state.polled_at or datetime.now(UTC)
+             min_s: float = MIN_INTERVAL_S, now: datetime | None = None) -> Any:
+    """A ``FeedState`` with ``interval_s`` and ``next_poll_at`` set from this poll and the last one.
+
+    ``now`` is the moment the schedule counts from: the poll's ``polled_at`` by default; the native
+    streaming graph passes the tick's event time, so that due checks and schedules use one clock.
+    """
+    now = now or state.polled_at or datetime.now(UTC)
     interval = next_interval_s(
         base_s=base_s, previous_s=getattr(previous, "interval_s", None), published=published, now=now,
         consecutive_errors=state.consecutive_errors or 0, min_s=min_s,

@@ -241,9 +241,11 @@ class _Reader:
             if parsed.kind in ("unknown", "html"):
                 detail = parsed.bozo_message or f"kind {parsed.kind}"
                 self._fail(polled.url, NOT_A_FEED, NotAFeed(f"not a feed or sitemap: {detail}"))
+                _mark_failed(state, NOT_A_FEED, self.validators.get(polled.url))
             else:
                 detail = f" (bozo: {parsed.bozo_message})" if parsed.bozo else ""
                 self._fail(polled.url, FEED_WITHOUT_ENTRIES, EmptyFeed(f"{parsed.kind} feed lists no entries{detail}"))
+                _mark_failed(state, FEED_WITHOUT_ENTRIES, self.validators.get(polled.url))
 
     def _emit_children(self, index: _Polled, children: list[str], depth: int) -> None:
         if depth >= MAX_SITEMAP_DEPTH:
@@ -306,6 +308,15 @@ class _Reader:
             state.kind = "sitemap_index" if parsed.child_sitemaps else parsed.kind
             state.ttl_s, state.update_period_s = parsed.ttl_s, parsed.update_period_s
         return state
+
+
+def _mark_failed(state: FeedState, reason: str, previous: FeedState | None) -> None:
+    """A feed that answered but is unusable is failing, not healthy: count the error, keep the last real
+    success, and drop the validators so the next poll parses it again instead of getting a 304."""
+    state.last_status = reason
+    state.consecutive_errors = (previous.consecutive_errors if previous else 0) + 1
+    state.last_success_at = previous.last_success_at if previous else None
+    state.etag = state.last_modified = state.content_sha256 = None
 
 
 def cache_max_age(headers: Mapping[str, str]) -> int | None:

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+
 from newsflow.transforms.dedup import body_hash, normalize_text
 from newsflow.transforms.items import Article
 

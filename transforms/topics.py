@@ -23,9 +23,9 @@ LEAD_WEIGHT = 1.5
 LEAD_CHARS = 300
 MAX_REPEATS = 3
 """A term counts at most this many times per zone, each repeat half the one before."""
-MIN_TOPIC_SCORE = 3.0
+MIN_TOPIC_SCORE = 2.0
 """Below this a document gets no topic at all."""
-SECONDARY_RATIO = 0.7
+SECONDARY_RATIO = 0.8
 """Another top-level topic is tagged when it scores at least this share of the primary."""
 MAX_TOPICS = 3
 SECOND_LEVEL_MIN_SCORE = 4.0

@@ -148,9 +148,22 @@ def _roll_forward(root: str, manifest: Mapping[str, Any]) -> None:
         elif not FileSystems.exists(entry["final_path"]):
             raise RuntimeError(f"run {manifest['run_id']}: {entry['final_path']} lost before commit")
     write_bytes(join(root, MANIFESTS_DIR, manifest["run_id"], SUCCESS_MARKER), b"")
-    staging = join(root, STAGING_DIR, manifest["run_id"])
-    if FileSystems.exists(staging):
-        FileSystems.delete([staging])
+    delete_folder(join(root, STAGING_DIR, manifest["run_id"]))
+
+
+def matching(pattern: str) -> list[str]:
+    """Paths matching a glob; none when nothing matches (on GCS a folder is only a name prefix, so
+    match by pattern rather than asking whether the folder exists)."""
+    return [m.path for m in FileSystems.match([pattern])[0].metadata_list]
+
+
+def delete_folder(folder: str) -> None:
+    """Delete everything under ``folder`` (local folders recursively, GCS by prefix); absent is fine."""
+    if "://" in folder:
+        if matching(join(folder, "**")):
+            FileSystems.delete([folder.rstrip("/") + "/"])
+    elif FileSystems.exists(folder):
+        FileSystems.delete([folder])
 
 
 def recover_incomplete_commits(root: str) -> dict[str, list[str]]:
@@ -160,21 +173,17 @@ def recover_incomplete_commits(root: str) -> dict[str, list[str]]:
     """
     result: dict[str, list[str]] = {"rolled_forward": [], "discarded": []}
     manifests = join(root, MANIFESTS_DIR)
-    if FileSystems.exists(manifests):
-        for match in FileSystems.match([join(manifests, "*", "manifest.json")])[0].metadata_list:
-            run_dir = posixpath.dirname(match.path)
-            if not FileSystems.exists(join(run_dir, SUCCESS_MARKER)):
-                manifest = json.loads(read_text(match.path))
-                _roll_forward(root, manifest)
-                result["rolled_forward"].append(manifest["run_id"])
+    for path in matching(join(manifests, "*", "manifest.json")):
+        if not FileSystems.exists(join(posixpath.dirname(path), SUCCESS_MARKER)):
+            manifest = json.loads(read_text(path))
+            _roll_forward(root, manifest)
+            result["rolled_forward"].append(manifest["run_id"])
     staging_root = join(root, STAGING_DIR)
-    if FileSystems.exists(staging_root):
-        runs = {posixpath.relpath(m.path, staging_root).split("/")[0]
-                for m in FileSystems.match([join(staging_root, "**")])[0].metadata_list}
-        for run in sorted(runs):
-            if not FileSystems.exists(join(manifests, run, "manifest.json")):
-                FileSystems.delete([join(staging_root, run)])
-                result["discarded"].append(run)
+    runs = {posixpath.relpath(path, staging_root).split("/")[0] for path in matching(join(staging_root, "**"))}
+    for run in sorted(runs):
+        if not FileSystems.exists(join(manifests, run, "manifest.json")):
+            delete_folder(join(staging_root, run))
+            result["discarded"].append(run)
     return result
 
 
