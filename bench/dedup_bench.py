@@ -33,11 +33,15 @@ from newsflow.transforms.dedup import (
     Deduplicator,
     DocKeys,
     doc_keys,
+    from_epoch_seconds,
     history_keys,
 )
 from newsflow.transforms.dedup_history import HistoryIndex, HistoryRow
+from newsflow.transforms.drop_duplicates import canonical_round_state_bytes
 from newsflow.transforms.repeats import repeated_line_indices
 
+ROUNDS = 5
+"""DropDuplicates' default resolve_rounds."""
 DEFAULT_KIT = Path(__file__).resolve().parents[1] / ".." / "shared" / "bench" / "dedup"
 
 
@@ -55,14 +59,9 @@ def keys_of(doc: dict[str, Any]) -> DocKeys:
 
 
 def _rows(keys: DocKeys, canonical: str | None, evidence: Any) -> list[HistoryRow]:
-    first_seen = parse_ts_seconds(keys.ts)
-    return [HistoryRow(key, canonical or keys.doc_id, first_seen, kind)
+    first_seen = from_epoch_seconds(keys.ts)
+    return [HistoryRow(key, canonical or keys.doc_id, first_seen, kind, keys.site)
             for kind, key in history_keys(keys, evidence, canonical is None)]
-
-
-def parse_ts_seconds(seconds: int) -> datetime:
-    from newsflow.transforms.dedup import from_epoch_seconds
-    return from_epoch_seconds(seconds)
 
 
 def run_stream(docs: list[dict[str, Any]], *, horizon: timedelta = DEFAULT_HORIZON,
@@ -74,8 +73,8 @@ def run_stream(docs: list[dict[str, Any]], *, horizon: timedelta = DEFAULT_HORIZ
     dedup = Deduplicator(horizon=horizon, threshold=threshold, history=history)
     pending: list[tuple[int, list[HistoryRow]]] = []
     horizon_s = int(horizon.total_seconds())
-    decisions, per_doc = [], []
-    window: deque[int] = deque()  # arrival times of the documents within the horizon
+    decisions, per_doc, beam_per_doc = [], [], []
+    window: deque[tuple[int, str]] = deque()  # the documents within the horizon
     for keys in keyed:
         if history is not None:
             while pending and keys.ts - pending[0][0] > horizon_s:
@@ -85,11 +84,16 @@ def run_stream(docs: list[dict[str, Any]], *, horizon: timedelta = DEFAULT_HORIZ
         decisions.append({"id": keys.doc_id, "dup_of": canonical})
         if history is not None:
             pending.append((keys.ts, _rows(keys, canonical, evidence)))
-        window.append(keys.ts)
-        while keys.ts - window[0] > horizon_s:
+        window.append((keys.ts, keys.doc_id))
+        while keys.ts - window[0][0] > horizon_s:
             window.popleft()
         per_doc.append(dedup.state_bytes() / len(window))
-    return decisions, {"bytes_per_doc_mean": sum(per_doc) / len(per_doc), "bytes_per_doc_max": max(per_doc)}
+        # DropDuplicates in streaming: the same key states, plus one pointer state per round
+        round_bytes = sum(canonical_round_state_bytes(doc_id, ts) for ts, doc_id in window) * ROUNDS
+        beam_per_doc.append((dedup.key_state_bytes() + round_bytes) / len(window))
+    return decisions, {"bytes_per_doc_mean": sum(per_doc) / len(per_doc), "bytes_per_doc_max": max(per_doc),
+                       "beam_streaming_bytes_per_doc_mean": sum(beam_per_doc) / len(beam_per_doc),
+                       "beam_streaming_bytes_per_doc_max": max(beam_per_doc)}
 
 
 def run_daily(docs: list[dict[str, Any]], *, horizon: timedelta = DEFAULT_HORIZON,
@@ -104,7 +108,7 @@ def run_daily(docs: list[dict[str, Any]], *, horizon: timedelta = DEFAULT_HORIZO
     for day in sorted(days):
         dedup = Deduplicator(horizon=horizon, threshold=threshold, history=history)
         rows: list[HistoryRow] = []
-        for keys in sorted((keys_of(d) for d in days[day]), key=lambda k: (k.ts, k.doc_id)):
+        for keys in sorted((keys_of(d) for d in days[day]), key=lambda k: (k.arrival_us, k.doc_id)):
             _, canonical, evidence = dedup.add(keys)
             decisions.append({"id": keys.doc_id, "dup_of": canonical})
             rows += _rows(keys, canonical, evidence)

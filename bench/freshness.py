@@ -3,6 +3,7 @@
 Serves a local feed on 127.0.0.1 that gains one entry every ``--every_s`` seconds, runs
 ``newsflow run --mode stream`` against it (local cycles, the FnApiRunner), watches the committed
 articles dataset, and prints p50/p95/max of (visible − appeared) next to the goal: poll interval + 30 s.
+The job's output goes to ``job.log`` in the work folder (its tail is printed if the job fails).
 
     python bench/freshness.py --duration_s 240 --poll_s 30 --every_s 10
 """
@@ -103,6 +104,10 @@ def visible_urls(output: Path) -> set[str]:
                .to_pylist())
 
 
+def committed_cycles(output: Path) -> int:
+    return len(list((output / "_manifests").glob("*/_SUCCESS")))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration_s", type=float, default=240)
@@ -121,7 +126,9 @@ def main() -> None:
                "--output", str(output), "--runner", "FnApiRunner", "--allow_private_network", "127.0.0.1/32",
                "--host_delay_s", "0", "--poll_interval_s", str(args.poll_s), "--min_poll_interval_s",
                str(args.poll_s), "--duration_s", str(args.duration_s)]
-    job = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = work / "job.log"
+    with log.open("w") as sink:
+        job = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
     seen: dict[str, float] = {}
     next_entry = time.time() + args.every_s
     stop_adding = time.time() + args.duration_s - args.poll_s - 30
@@ -136,6 +143,8 @@ def main() -> None:
     for url in visible_urls(output) - seen.keys():
         seen[url] = time.time()
     server.shutdown()
+    if job.returncode != 0:
+        print(log.read_text(encoding="utf-8")[-3000:], file=sys.stderr)
     lags = sorted(seen[u] - t for u, t in live.appeared.items() if u in seen)
     missing = [u for u in live.appeared if u not in seen]
     p95 = lags[max(0, math.ceil(0.95 * len(lags)) - 1)] if lags else float("nan")
@@ -143,7 +152,7 @@ def main() -> None:
         "entries": len(live.appeared), "visible": len(lags), "missing": len(missing),
         "p50_s": round(statistics.median(lags), 1) if lags else None, "p95_s": round(p95, 1),
         "max_s": round(lags[-1], 1) if lags else None, "poll_interval_s": args.poll_s,
-        "goal_p95_s": args.poll_s + 30, "exit_code": job.returncode}))
+        "goal_p95_s": args.poll_s + 30, "cycles": committed_cycles(output), "exit_code": job.returncode}))
 
 
 if __name__ == "__main__":

@@ -1,11 +1,19 @@
 """End-to-end throughput: the once pipeline over a folder of pages served on 127.0.0.1.
 
 Serves N pages (the extraction kit's pages by default, cycled, each given one unique sentence so no two
-bodies are byte-identical) with a generated RSS feed listing them, runs ``newsflow run`` over it in a
-subprocess, samples the RSS of the whole process tree, and prints pages/s, peak RSS, the raw
-single-process trafilatura throughput on the same pages, and the ratio between the two.
+bodies are byte-identical) with a generated RSS feed listing them, from a separate server process so it
+shares no interpreter (GIL) with the harness; runs ``newsflow run`` over it in a subprocess and samples
+the RSS (summed over processes, and as PSS, which counts a page shared
+between processes once) and CPU time of the whole process tree. For each N it prints the wall time of the run *including*
+startup (imports, runner and pool start, lexicon loads) and pages/s from it; with two or more N it also
+prints the per-page rate *excluding* the fixed startup, from the difference between the two largest runs.
+Last, the raw single-process trafilatura throughput on the same pages
+(``trafilatura.extract(html, fast=True, include_comments=False)``, HTML already decoded) and the ratios.
 
-    python bench/pipeline_bench.py --pages 2000 --extract_workers 2
+    python bench/pipeline_bench.py --pages 1000,3000 --extract_workers 2
+
+CPU seconds are reported beside wall seconds because wall figures depend on whatever else runs on the
+machine; ``cpu_ms_per_page`` (whole pipeline tree) is the load-independent cost.
 """
 
 from __future__ import annotations
@@ -13,16 +21,19 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 DEFAULT_KIT = Path(__file__).resolve().parents[1] / ".." / "shared" / "bench" / "extraction" / "html"
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def load_pages(folder: Path) -> list[bytes]:
@@ -44,7 +55,7 @@ def unique_page(pages: list[bytes], n: int) -> bytes:
     return page[:at] + marker + page[at:] if at >= 0 else page + marker
 
 
-def serve(pages: list[bytes], count: int) -> tuple[ThreadingHTTPServer, str]:
+def make_server(pages: list[bytes], count: int) -> tuple[ThreadingHTTPServer, str]:
     feed_holder: dict[str, bytes] = {}
 
     class Handler(BaseHTTPRequestHandler):
@@ -53,7 +64,7 @@ def serve(pages: list[bytes], count: int) -> tuple[ThreadingHTTPServer, str]:
         def log_message(self, *args: object) -> None:
             return
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:
             if self.path == "/feed.xml":
                 body, kind = feed_holder["feed"], "application/rss+xml"
             elif self.path.startswith("/p/"):
@@ -76,68 +87,177 @@ def serve(pages: list[bytes], count: int) -> tuple[ThreadingHTTPServer, str]:
     base = f"http://127.0.0.1:{server.server_address[1]}"
     items = "".join(f"<item><title>Page {i}</title><link>{base}/p/{i}.html</link></item>" for i in range(count))
     feed_holder["feed"] = f'<rss version="2.0"><channel><title>bench</title>{items}</channel></rss>'.encode()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, base
 
 
-def tree_rss_bytes(pid: int) -> int:
-    """Resident memory of a process and all its descendants, from /proc."""
-    total, stack = 0, [pid]
-    while stack:
-        current = stack.pop()
-        try:
-            status = Path(f"/proc/{current}/status").read_text()
-            total += next(int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmRSS:"))
-            for task in Path(f"/proc/{current}/task").iterdir():
-                stack.extend(int(c) for c in (task / "children").read_text().split())
-        except (FileNotFoundError, ProcessLookupError, StopIteration):
-            continue
-    return total
+def _serve_forever(folder: Path, count: int, conn: Any) -> None:
+    server, base = make_server(load_pages(folder), count)
+    conn.send(base)
+    conn.close()
+    server.serve_forever()
 
 
-def raw_trafilatura(pages: list[bytes], count: int) -> float:
+def start_server(folder: Path, count: int) -> tuple[multiprocessing.process.BaseProcess, str]:
+    """The page server in its own process (spawned, so it shares nothing with this one)."""
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe(duplex=False)
+    process = context.Process(target=_serve_forever, args=(folder, count, child), daemon=True)
+    process.start()
+    child.close()
+    return process, parent.recv()
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found.extend(int(c) for c in (task / "children").read_text().split())
+    return found
+
+
+def _rss_and_cpu(pid: int) -> tuple[int, float]:
+    """(resident bytes, user+system CPU seconds) of one process, from /proc."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    rss = next(int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmRSS:"))
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2:].split()
+    return rss, (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def _pss(pid: int) -> int:
+    """Proportional set size: resident bytes with pages shared between processes split among them."""
+    rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    return next(int(line.split()[1]) * 1024 for line in rollup.splitlines() if line.startswith("Pss:"))
+
+
+@dataclass
+class TreeSample:
+    """Peaks and CPU of a process tree, from samples taken while it runs."""
+
+    root: int
+    peak_rss: int = 0
+    peak_pss: int = 0
+    peak_rss_root: int = 0
+    cpu_by_pid: dict[int, float] = field(default_factory=dict)
+
+    def sample(self) -> None:
+        total, total_pss, stack = 0, 0, [self.root]
+        while stack:
+            current = stack.pop()
+            try:
+                rss, cpu = _rss_and_cpu(current)
+                pss = _pss(current)
+                stack.extend(_children(current))
+            except (FileNotFoundError, ProcessLookupError, StopIteration):
+                continue
+            total += rss
+            total_pss += pss
+            if current == self.root:
+                self.peak_rss_root = max(self.peak_rss_root, rss)
+            self.cpu_by_pid[current] = max(cpu, self.cpu_by_pid.get(current, 0.0))
+        self.peak_rss = max(self.peak_rss, total)
+        self.peak_pss = max(self.peak_pss, total_pss)
+
+    def helpers_cpu(self) -> float:
+        return sum(cpu for pid, cpu in self.cpu_by_pid.items() if pid != self.root)
+
+
+def run_pipeline(args: argparse.Namespace, count: int, work: Path) -> dict[str, Any]:
+    server, base = start_server(args.html, count)
+    try:
+        run_dir = work / f"n{count}"
+        run_dir.mkdir()
+        (run_dir / "feeds.yaml").write_text(f"feeds:\n  - {base}/feed.xml\n", encoding="utf-8")
+        command = [sys.executable, "-m", "newsflow.pipelines.cli", "run", "--config", str(run_dir / "feeds.yaml"),
+                   "--output", str(run_dir / "out"), "--runner", "FnApiRunner", "--allow_private_network",
+                   "127.0.0.1/32", "--host_delay_s", "0", "--host_concurrency", str(args.max_in_flight),
+                   "--max_in_flight", str(args.max_in_flight), "--extract_workers", str(args.extract_workers),
+                   "--max_body_bytes", "20000000", *args.pipeline_arg]
+        server_cpu_before = _rss_and_cpu(server.pid or 0)[1]
+        with (run_dir / "pipeline.log").open("w") as log:
+            started = time.perf_counter()
+            job = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
+            tree = TreeSample(job.pid)
+            while True:
+                tree.sample()
+                waited, status, usage = os.wait4(job.pid, os.WNOHANG)
+                if waited:
+                    break
+                time.sleep(0.2)
+            elapsed = time.perf_counter() - started
+        exit_code = os.waitstatus_to_exitcode(status)
+        job.returncode = exit_code
+        summary = job.stdout.read() if job.stdout else ""
+        server_cpu = _rss_and_cpu(server.pid or 0)[1] - server_cpu_before
+    finally:
+        server.terminate()
+        server.join()
+    # the root's own CPU plus every descendant it or its children reaped (the extract workers)
+    reaped_cpu = usage.ru_utime + usage.ru_stime
+    tree_cpu = max(reaped_cpu, tree.cpu_by_pid.get(job.pid, 0.0) + tree.helpers_cpu())
+    return {"pages": count, "seconds_incl_startup": round(elapsed, 2), "pages_per_s_incl_startup":
+            round(count / elapsed, 1), "peak_rss_mb": round(tree.peak_rss / 2**20),
+            "peak_pss_mb": round(tree.peak_pss / 2**20), "peak_rss_main_process_mb": round(tree.peak_rss_root / 2**20), "pipeline_cpu_s": round(tree_cpu, 1),
+            "main_process_cpu_s": round(tree.cpu_by_pid.get(job.pid, 0.0), 1),
+            "other_processes_cpu_s": round(tree.helpers_cpu(), 1), "server_cpu_s": round(server_cpu, 1),
+            "cpu_ms_per_page": round(1000 * tree_cpu / count, 1), "exit_code": exit_code,
+            "summary": summary.strip(), "log": str(run_dir / "pipeline.log")}
+
+
+def raw_trafilatura(pages: list[bytes], count: int) -> tuple[float, float, int]:
+    """(pages/s by wall clock, pages/s by CPU time, pages) of raw trafilatura on the bench's pages."""
     import trafilatura
 
     sample = [unique_page(pages, n).decode("utf-8", "replace") for n in range(min(count, 2 * len(pages)))]
-    started = time.perf_counter()
+    for html in sample[:3]:  # warm-up: lazy imports and caches
+        trafilatura.extract(html, fast=True, include_comments=False)
+    started, cpu_started = time.perf_counter(), time.process_time()
     for html in sample:
         trafilatura.extract(html, fast=True, include_comments=False)
-    return len(sample) / (time.perf_counter() - started)
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    return len(sample) / wall, len(sample) / cpu, len(sample)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pages", type=int, default=1000)
+    parser.add_argument("--pages", default="1000",
+                        help="comma-separated page counts; two or more also give the rate without startup")
     parser.add_argument("--html", type=Path, default=DEFAULT_KIT, help="folder of .html/.html.gz pages")
     parser.add_argument("--extract_workers", type=int, default=2)
     parser.add_argument("--max_in_flight", type=int, default=32)
+    parser.add_argument("--pipeline_arg", action="append", default=[],
+                        help="extra flag passed to `newsflow run` (repeatable), e.g. --pipeline_arg=--foo=1")
+    parser.add_argument("--quiet", action="store_true", help="omit the pipeline's summary lines")
     args = parser.parse_args()
+    args.html = args.html.resolve()
+    counts = sorted({int(n) for n in args.pages.split(",")})
 
-    pages = load_pages(args.html.resolve())
-    server, base = serve(pages, args.pages)
     work = Path(tempfile.mkdtemp(prefix="newsflow-bench-"))
-    (work / "feeds.yaml").write_text(f"feeds:\n  - {base}/feed.xml\n", encoding="utf-8")
-    command = [sys.executable, "-m", "newsflow.pipelines.cli", "run", "--config", str(work / "feeds.yaml"),
-               "--output", str(work / "out"), "--runner", "FnApiRunner", "--allow_private_network",
-               "127.0.0.1/32", "--host_delay_s", "0", "--host_concurrency", str(args.max_in_flight),
-               "--max_in_flight", str(args.max_in_flight), "--extract_workers", str(args.extract_workers),
-               "--max_body_bytes", "20000000"]
-    started = time.perf_counter()
-    job = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    peak = 0
-    while job.poll() is None:
-        peak = max(peak, tree_rss_bytes(job.pid))
-        time.sleep(0.2)
-    elapsed = time.perf_counter() - started
-    summary = job.stdout.read() if job.stdout else ""
-    server.shutdown()
-    raw = raw_trafilatura(pages, args.pages)
-    rate = args.pages / elapsed
-    print(summary.strip())
-    print(json.dumps({"pages": args.pages, "seconds": round(elapsed, 1), "pipeline_pages_per_s": round(rate, 1),
-                      "peak_rss_mb": round(peak / 2**20), "raw_trafilatura_pages_per_s_one_core": round(raw, 1),
-                      "ratio": round(rate / raw, 2), "cores": os.cpu_count(),
-                      "extract_workers": args.extract_workers, "exit_code": job.returncode}))
+    runs = []
+    for count in counts:
+        result = run_pipeline(args, count, work)
+        summary = result.pop("summary")
+        if not args.quiet:
+            print(summary)
+        print(json.dumps(result), flush=True)
+        runs.append(result)
+
+    raw_wall, raw_cpu, raw_pages = raw_trafilatura(load_pages(args.html), max(counts))
+    final = {"raw_trafilatura_pages_per_s_one_core": round(raw_wall, 1),
+             "raw_trafilatura_pages_per_s_one_core_by_cpu_time": round(raw_cpu, 1), "raw_pages": raw_pages,
+             "cores": os.cpu_count(), "extract_workers": args.extract_workers,
+             "loadavg_1m": round(os.getloadavg()[0], 2)}
+    largest = runs[-1]
+    final["ratio_incl_startup"] = round(largest["pages_per_s_incl_startup"] / raw_wall, 2)
+    if len(runs) >= 2:
+        small, large = runs[-2], runs[-1]
+        marginal = (large["pages"] - small["pages"]) / (large["seconds_incl_startup"] - small["seconds_incl_startup"])
+        per_page_cpu = (large["pipeline_cpu_s"] - small["pipeline_cpu_s"]) / (large["pages"] - small["pages"])
+        final.update(
+            pages_per_s_excl_startup=round(marginal, 1),
+            startup_s_estimate=round(small["seconds_incl_startup"] - small["pages"] / marginal, 1),
+            cpu_ms_per_page_excl_startup=round(1000 * per_page_cpu, 1),
+            ratio_excl_startup=round(marginal / raw_wall, 2))
+    print(json.dumps(final))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@
 #   CONFIG_FILE=feeds.yaml bash deploy/build.sh
 #
 # BUILDER=cloudbuild (default) builds with `gcloud builds submit`; BUILDER=docker builds locally and
-# pushes (needs `gcloud auth configure-docker ${REGION}-docker.pkg.dev`). CONFIG_FILE (optional) is
+# pushes (needs `gcloud auth configure-docker ${REGION}-docker.pkg.dev`); BUILDER=context only writes
+# the build context to CONTEXT_DIR (to inspect it, or to build elsewhere). CONFIG_FILE (optional) is
 # copied into the image as /template/config/feeds.yaml, the default --config of launch.sh.
 set -euo pipefail
 : "${PROJECT:?set PROJECT}" "${REGION:?set REGION}" "${BUCKET:?set BUCKET}"
@@ -31,20 +32,28 @@ find "${context}" \( -name __pycache__ -o -name '*.pyc' \) -prune -exec rm -rf {
 
 case "${BUILDER}" in
   cloudbuild)
-    gcloud builds submit "${context}" --project "${PROJECT}" --region "${REGION}" \
-      --config /dev/stdin <<YAML
+    cat >"${context}/cloudbuild.yaml" <<YAML
 steps:
   - name: gcr.io/cloud-builders/docker
     env: [DOCKER_BUILDKIT=1]
     args: [build, --file, deploy/Dockerfile, --tag, "${IMAGE}", .]
 images: ["${IMAGE}"]
 YAML
+    gcloud builds submit "${context}" --project "${PROJECT}" --region "${REGION}" \
+      --config "${context}/cloudbuild.yaml"
     ;;
   docker)
     DOCKER_BUILDKIT=1 docker build --file "${context}/deploy/Dockerfile" --tag "${IMAGE}" "${context}"
     docker push "${IMAGE}"
     ;;
-  *) echo "build.sh: BUILDER must be cloudbuild or docker" >&2; exit 2 ;;
+  context)
+    : "${CONTEXT_DIR:?set CONTEXT_DIR}"
+    mkdir -p "${CONTEXT_DIR}"
+    cp -r "${context}/." "${CONTEXT_DIR}/"
+    echo "context: ${CONTEXT_DIR}"
+    exit 0
+    ;;
+  *) echo "build.sh: BUILDER must be cloudbuild, docker or context" >&2; exit 2 ;;
 esac
 
 gcloud dataflow flex-template build "${TEMPLATE}" \

@@ -5,6 +5,7 @@
 #
 #   bash deploy/lock.sh                  # with Docker: reads the base image's packages first
 #   BASE_FREEZE=freeze.txt bash deploy/lock.sh   # use a saved `pip freeze` of the base image
+#   NO_IMAGE=1 bash deploy/lock.sh       # PyPI only (offline from Docker Hub)
 #
 # Needs uv (pip install uv). Without Docker and BASE_FREEZE the lock is resolved from PyPI alone and
 # the header says so; the Docker build's no-downgrade check still guards the image.
@@ -22,7 +23,7 @@ source_note="none (PyPI only: no Docker and no BASE_FREEZE)"
 if [[ -n "${BASE_FREEZE:-}" ]]; then
   cp "${BASE_FREEZE}" "${scratch}/freeze.txt"
   source_note="${BASE_FREEZE}"
-elif command -v docker >/dev/null 2>&1 && docker pull --quiet "${BASE_IMAGE}" >/dev/null 2>&1; then
+elif [[ -z "${NO_IMAGE:-}" ]] && command -v docker >/dev/null 2>&1 && docker pull --quiet "${BASE_IMAGE}" >/dev/null 2>&1; then
   docker run --rm --entrypoint pip "${BASE_IMAGE}" freeze --all >"${scratch}/freeze.txt"
   source_note="pip freeze of ${BASE_IMAGE}"
 fi

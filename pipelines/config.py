@@ -16,7 +16,7 @@ nested outlines included; a feed listed twice is merged (tags united, first name
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -157,10 +157,24 @@ def merge(specs: Iterable[FeedSpec]) -> list[FeedSpec]:
     return list(merged.values())
 
 
-def load_config(path: str) -> list[FeedSpec]:
+def read_config_text(path: str) -> str:
+    """The config file's text: a local path, or any Beam filesystem URL (gs://...) via FileSystems."""
+    if "://" in path:
+        from apache_beam.io.filesystems import FileSystems
+
+        if not FileSystems.exists(path):
+            raise ConfigError(path, "file", "not found")
+        with FileSystems.open(path) as handle:
+            return handle.read().decode("utf-8-sig")
     file = Path(path)
     if not file.is_file():
         raise ConfigError(path, "file", "not found")
-    text = file.read_text(encoding="utf-8-sig")
-    looks_opml = file.suffix.lower() in (".opml", ".xml") or text.lstrip().startswith("<")
+    return file.read_text(encoding="utf-8-sig")
+
+
+def load_config(path: str) -> list[FeedSpec]:
+    """Load a YAML or OPML feed list from a local path or a gs:// URL (read through Beam's FileSystems)."""
+    text = read_config_text(path)
+    suffix = PurePosixPath(path).suffix.lower() if "://" in path else Path(path).suffix.lower()
+    looks_opml = suffix in (".opml", ".xml") or text.lstrip().startswith("<")
     return load_opml(path, text) if looks_opml else load_yaml(path, text)

@@ -11,6 +11,16 @@ LOCAL_DEFAULT_RUNNER = "FnApiRunner"
 """Chosen explicitly so the DirectRunner never tries to download Prism."""
 
 
+def switch(value: str) -> bool:
+    """A flag that works bare (``--explain_tags``) and as ``--explain_tags=true|false`` (Flex Templates)."""
+    lowered = value.strip().lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
 class NewsflowOptions(PipelineOptions):
     @classmethod
     def _add_argparse_args(cls, parser: Any) -> None:
@@ -33,13 +43,13 @@ class NewsflowOptions(PipelineOptions):
         parser.add_argument("--max_attempts", type=int, default=3, help="Attempts for transient failures.")
         parser.add_argument("--max_in_flight", type=int, default=16,
                             help="Concurrent requests inside one fetch worker.")
-        parser.add_argument("--ignore_robots", action="store_true", default=False,
+        parser.add_argument("--ignore_robots", nargs="?", const=True, default=False, type=switch,
                             help="Do not apply robots.txt to article pages (only for archives you own).")
         parser.add_argument("--partition_by", default="dt,topic,region",
                             help="Comma-separated partition keys of articles/v1, from dt,topic,region.")
         parser.add_argument("--dedup_horizon_h", type=float, default=72.0,
                             help="Hours a story stays in live dedup state; older ones are answered by history.")
-        parser.add_argument("--explain_tags", action="store_true", default=False,
+        parser.add_argument("--explain_tags", nargs="?", const=True, default=False, type=switch,
                             help="Store the matched terms behind each tag in tag_evidence.")
         parser.add_argument("--extract_workers", type=int, default=0,
                             help="Processes for extraction inside the extract DoFn (0 = in-process).")

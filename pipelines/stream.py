@@ -9,7 +9,8 @@ ends and a restart picks up where the last committed cycle left off.
 Signals: the first SIGINT/SIGTERM lets the running cycle finish and commit, then stops; a second one
 abandons the cycle at once. An abandoned (or ``kill -9``-ed) cycle leaves only staging files, which the
 next start discards (or, if its commit had begun, rolls forward), so nothing is lost or repeated.
-On Dataflow, ``--mode stream`` builds the native streaming graph instead (``stream_graph``).
+On any other runner (Dataflow, Prism, Flink), ``--mode stream`` submits the native streaming graph
+instead (``stream_graph``).
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ def run_stream(argv: list[str], *, out: Any = None, clock: Any = time,
         from newsflow.pipelines.stream_graph import run_native
 
         return run_native(base, out=out)
+    base.options.view_as(StandardOptions).streaming = False  # each cycle is a bounded run
     stop = StopRequest()
     previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     opts = base.newsflow

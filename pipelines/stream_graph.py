@@ -1,13 +1,33 @@
 """The native streaming graph, for runners that stream (Dataflow; Prism or Flink where available).
 
-``PeriodicImpulse`` → feeds that are due (per-feed state: validators, next poll time, error count) →
-fetch → extract → repeats → dedup (in state) → tag → windowed writes. Event time is the poll tick, so
-the write windows follow polling and the watermark of a tick waits for all of its fetches.
+``PeriodicImpulse`` ticks → ``PollDueFeeds`` → ``FetchPages`` → ``ExtractArticles`` → ``RemoveRepeatedText``
+→ ``DropDuplicates(streaming=True)`` → ``TagArticles`` → ``WriteWindowedDataset``; rejections → dead letters.
+
+Beam semantics:
+
+* One clock: a tick's event time is "now" for polling. Each feed is a key of a stateful DoFn whose state
+  holds the ``FeedState`` of every URL the feed's last poll touched (ETag/Last-Modified, content hash,
+  consecutive errors, interval, ``next_poll_at``). A tick polls only the feeds that are due and schedules
+  their next poll from the tick's time (``polling.schedule``: adaptive, clamped, never below the
+  server's ttl / sy:updatePeriod / max-age / Retry-After). A key's first poll starts from the states
+  persisted under the output root by earlier jobs or local cycles.
+* Ticks come every poll interval clamped to 30 s..5 min; a feed is polled at the first tick after it is
+  due. Every output keeps its tick's timestamp, so the watermark after a tick waits for all of its
+  fetches and the write windows follow polling (late data policy: ``transforms.write_windows``).
+* Dedup decides on arrival against first-seen state in the global window (timers only free state after
+  ``--dedup_horizon_h``), so a copy arriving in a later window or on a later day is a duplicate.
+* Per window, the graph writes articles, duplicates and dead letters, plus ``_state/feeds/v1`` and
+  ``_state/dedup/v1`` rows, which a restarted job or the local cycles load.
+
+Local runners: the BundleBasedDirectRunner cannot expand ``PeriodicImpulse`` (a splittable DoFn: its SDF
+override adds a GroupByKey after the streaming GroupByKey override has run, and the pipeline fails with
+"Transform node ...ProcessKeyedElements/GroupByKey/GroupByKey ... was not replaced as expected"), so
+tests pass TestStream ticks to ``build_stream(..., ticks=...)``; the FnApiRunner runs no unbounded source
+incrementally, so local ``--mode stream`` runs successive bounded cycles instead (``pipelines.stream``).
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, replace
@@ -57,8 +77,6 @@ from newsflow.transforms.repeats import RemoveRepeatedText
 from newsflow.transforms.tagging import TagArticles
 from newsflow.transforms.write_dataset import DATASET_SCHEMAS
 from newsflow.transforms.write_windows import WriteWindowedDataset
-
-_LOG = logging.getLogger(__name__)
 
 
 def poll_if_due(spec: FeedSpec, known: Mapping[str, FeedState], now: datetime, fetch: Any, *,

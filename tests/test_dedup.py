@@ -4,7 +4,7 @@ import pytest
 
 from newsflow.transforms.dedup import (
     MAX_DOCS_PER_KEY,
-    MAX_INDEXED_SENTENCES,
+    MAX_STORED_KEYS,
     SENTENCE,
     Deduplicator,
     KeyState,
@@ -12,6 +12,7 @@ from newsflow.transforms.dedup import (
     doc_keys,
     exact_keys,
     group_evidence,
+    history_keys,
     key64,
     sentence_keys,
     split_sentences,
@@ -63,6 +64,19 @@ def test_exact_keys_kinds_and_url_normalisation():
     assert [kind for kind, _ in keys] == ["url", "guid", "body_hash"]
     assert keys[0] == exact_keys(body="", url="https://example.org/a")[0]
     assert exact_keys(body="  ") == []
+    # a canonical URL equal to the URL is one key; URL and canonical URL share one key space
+    assert [k for k, _ in exact_keys(body="", url="https://a.org/x", canonical_url="https://a.org/x#top")] == ["url"]
+    both = exact_keys(body="", url="https://m.a.org/x", canonical_url="https://a.org/x")
+    assert both[1] == ("canonical_url", exact_keys(body="", url="https://a.org/x")[0][1])
+
+
+def test_a_canonical_url_matches_an_earlier_url():
+    dedup = Deduplicator()
+    dedup.add(doc_keys("a", T0, "First body text.", url="https://a.org/story"))
+    decision, canonical, _ = dedup.add(doc_keys("b", T0 + timedelta(hours=1), "Mobile page body.",
+                                                url="https://m.a.org/story",
+                                                canonical_url="https://a.org/story"))
+    assert (canonical, decision.method) == ("a", "canonical_url")
 
 
 def test_containment_is_measured_from_the_shorter_side():
@@ -113,6 +127,18 @@ def test_a_copy_points_to_the_canonical_document_not_to_another_copy():
     assert out == {"a": None, "b": "a", "c": "a"}
 
 
+def test_template_keys_are_remembered_in_history_rows():
+    header, footer = template("city")
+    dedup = Deduplicator()
+    for i, name in enumerate(["harbour", "school", "bridge"]):
+        keys = doc_keys(f"s{i}", T0 + timedelta(hours=i), text(header, story(name, 6), footer), site="city.com")
+        _, canonical, evidence = dedup.add(keys)
+    boilerplate = set(sentence_keys(text(header, footer)))
+    rows = history_keys(keys, evidence, canonical is None)
+    assert {key for kind, key in rows if kind == "template"} == boilerplate
+    assert not boilerplate & {key for kind, key in rows if kind == SENTENCE}
+
+
 def test_horizon_then_history_answers():
     body = text(story("budget"))
     late = T0 + timedelta(hours=80)
@@ -143,7 +169,6 @@ def test_state_is_bounded_under_an_adversarial_hot_key():
         decisions.append(dedup.add(doc_keys(f"d{i}", T0 + timedelta(seconds=i), body, site=f"s{i % 7}.org"))[1])
     hot = dedup.keys[sentence_keys(shared)[0]]
     assert len(hot.entries) == MAX_DOCS_PER_KEY
-    assert len(hot.site_docs) <= 4
     assert decisions == [None] * 1000
     per_doc = dedup.state_bytes() / len(dedup.canonical)
     print(f"state bytes/doc under a hot key: {per_doc:.0f}")
@@ -154,7 +179,7 @@ def test_state_is_bounded_under_an_adversarial_hot_key():
 def test_state_per_document_is_capped_for_long_documents():
     dedup = Deduplicator()
     dedup.add(doc_keys("long", T0, text(story("long", 200)), url="https://a.org/long"))
-    assert len(dedup.keys) == MAX_INDEXED_SENTENCES + 2   # url + body hash
+    assert len(dedup.keys) == MAX_STORED_KEYS   # url + body hash + 28 sentence keys
     assert dedup.state_bytes() <= 1024
 
 
@@ -164,6 +189,14 @@ def test_key_state_round_trips_through_bytes():
         state.observe(occ, 3600)
     assert KeyState.decode(state.encode()) == state
     assert len(state.encode()) + 8 == state.encoded_size()
+
+
+def test_group_evidence_orders_within_a_second_by_microseconds():
+    body = text(story("order", 2))
+    late, early = doc_keys("a", T0.replace(microsecond=900), body), doc_keys("z", T0.replace(microsecond=100), body)
+    key = early.sentences[0]
+    out = list(group_evidence([o for d in (late, early) for o in d.occurrences() if o.key == key], 3600))
+    assert [uid for uid, _ in out] == [early.uid, late.uid]
 
 
 def test_group_evidence_sorts_by_arrival_time_then_id():
@@ -177,14 +210,17 @@ def test_group_evidence_sorts_by_arrival_time_then_id():
 
 
 def test_history_round_trip_through_parquet(tmp_path):
-    rows = [HistoryRow(key64("x"), "a", T0, SENTENCE), HistoryRow(-5, "a", T0, "url"),
-            HistoryRow(key64("x"), "b", T0 + timedelta(hours=1), SENTENCE)]
+    rows = [HistoryRow(key64("x"), "a", T0, SENTENCE, 7), HistoryRow(-5, "a", T0, "url", 7),
+            HistoryRow(key64("x"), "b", T0 + timedelta(hours=1), SENTENCE, 9),
+            HistoryRow(key64("nav"), "b", T0 + timedelta(hours=1), "template", 9)]
     path = write_history(str(tmp_path), "run-1", rows)
     assert path.endswith("_state/dedup/v1/part-run-1.parquet")
     index = load_history(str(tmp_path))
     assert index.exact(-5) == "a"
     assert list(index.sentence_docs(key64("x"))) == ["a", "b"]
     assert index.n_keys("a") == 1
+    assert (index.template(key64("nav"), 9), index.template(key64("nav"), 7)) == (True, False)
+    assert index.template(key64("x"), 7) is False   # one doc of site 7: not yet its template
     assert len(load_history(str(tmp_path / "nothing-here"))) == 0
     with pytest.raises(ValueError, match="run_id"):
         write_history(str(tmp_path), "a/b", rows)

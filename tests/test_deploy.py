@@ -4,6 +4,7 @@ the code, and the BigQuery/shell files are well formed. Staging goes to the loca
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import re
 import shutil
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import apache_beam as beam
 import pytest
-from apache_beam.options.pipeline_options import StandardOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.portability.api import beam_runner_api_pb2
 from apache_beam.version import __version__ as BEAM_INSTALLED
 
@@ -129,11 +130,18 @@ def metadata_parameters() -> dict[str, dict]:
 
 def test_metadata_parameters_match_the_newsflow_flags():
     actions = newsflow_actions()
+    # A store_true switch cannot be a Flex Template parameter (the launcher passes --name=value):
+    # such flags are left out, and deploy/README.md must say so.
     switches = {name for name, a in actions.items() if a.nargs == 0}
-    # A store_true switch cannot be a Flex Template parameter: the launcher passes --name=value.
-    assert switches == {"ignore_robots", "explain_tags"}
+    readme = (DEPLOY / "README.md").read_text()
+    assert all(f"`--{name}`" in readme for name in [*switches, *LOCAL_ONLY_FLAGS])
     expected = (set(actions) - set(LOCAL_ONLY_FLAGS) - switches) | BEAM_PARAMETERS
     assert set(metadata_parameters()) == expected
+
+
+def test_beam_parameters_in_the_metadata_are_beam_options():
+    for name in BEAM_PARAMETERS:
+        assert PipelineOptions([f"--{name}=x"]).get_all_options()[name] == "x"
 
 
 def test_metadata_parameters_are_complete_and_their_regexes_accept_the_defaults():
@@ -185,6 +193,29 @@ def test_dockerfile_is_one_image_for_launcher_and_workers():
     assert lock_install < dockerfile.index("pip install --no-cache-dir --no-deps /template/src && pip check")
 
 
+def test_build_context_holds_what_the_dockerfile_copies_and_nothing_else(tmp_path):
+    from newsflow.pipelines.demo_server import bundled_site
+
+    context = tmp_path / "context"
+    env = {"PATH": "/usr/bin:/bin", "PROJECT": "p", "REGION": "us-central1", "BUCKET": "b", "REPOSITORY": "r",
+           "TAG": "t", "BUILDER": "context", "CONTEXT_DIR": str(context),
+           "CONFIG_FILE": str(bundled_site() / "feeds.yaml")}
+    subprocess.run(["bash", str(DEPLOY / "build.sh")], env=env, check=True, capture_output=True, timeout=120)
+    assert sorted(p.name for p in context.iterdir()) == [
+        "README.md", "deploy", "pipelines", "pyproject.toml", "schemas", "transforms"]
+    assert sorted(p.name for p in (context / "deploy").iterdir()) == [
+        "Dockerfile", "config", "main.py", "requirements.lock"]
+    assert (context / "deploy/config/feeds.yaml").read_bytes() == (bundled_site() / "feeds.yaml").read_bytes()
+    assert not [p for p in context.rglob("*") if p.name == "__pycache__" or p.suffix == ".pyc"]
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    sources = [line.split()[1:-1] for line in dockerfile.replace("\\\n", " ").splitlines()
+               if line.startswith("COPY ") and "--from=" not in line]
+    assert sorted(src for group in sources for src in group) == sorted([
+        "deploy/requirements.lock", "pyproject.toml", "README.md", "pipelines", "transforms", "schemas",
+        "deploy/main.py", "deploy/config/"])
+    assert all((context / src).exists() for group in sources for src in group)
+
+
 def _guard_script(base: Path, final: Path) -> str:
     dockerfile = (DEPLOY / "Dockerfile").read_text()
     script = dockerfile.split("python - <<'PY'\n", 1)[1].split("\nPY\n", 1)[0]
@@ -207,6 +238,17 @@ def test_the_image_build_refuses_to_downgrade_base_image_packages(tmp_path, fina
     done = subprocess.run([sys.executable, "-c", _guard_script(base, after)], capture_output=True, text=True)
     assert (done.returncode == 0) is ok, done.stderr
     assert done.stdout == printed
+
+
+def test_flex_entry_point_defaults_to_dataflow_without_waiting():
+    spec = importlib.util.spec_from_file_location("flex_main", DEPLOY / "main.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.flex_argv(["--output=gs://b/o"]) == [
+        "run", "--output=gs://b/o", "--runner=DataflowRunner", "--no_wait_until_finish"]
+    assert module.flex_argv(["--runner", "FnApiRunner", "--no_wait_until_finish"]) == [
+        "run", "--runner", "FnApiRunner", "--no_wait_until_finish"]
 
 
 def test_flex_entry_point_runs_newsflow_run(tmp_path):

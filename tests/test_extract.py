@@ -6,11 +6,20 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import lxml.html
 import pytest
 
 from newsflow.transforms import metadata
 from newsflow.transforms.domain_rules import DomainRule, register_rule
-from newsflow.transforms.extract import canonical_of, extract_page, fix_mojibake, jsonld_body_text, trim_body
+from newsflow.transforms.extract import (
+    canonical_of,
+    choose_title,
+    extract_page,
+    fix_mojibake,
+    jsonld_body_text,
+    points_to_full_text_elsewhere,
+    trim_body,
+)
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 URL = "https://www.example.com/news/bridge"
@@ -125,6 +134,13 @@ def test_subscribe_prompt_after_a_short_body_is_partial_without_jsonld() -> None
     assert result is not None
     assert result.partial is True
     assert "subscribe_ending" in result.signals
+
+
+def test_japanese_members_only_ending_is_partial() -> None:
+    prompt = "<p>［有料会員限定］ この記事は会員限定です。電子版に登録すると続きをお読みいただけます。</p>"
+    result = extract_page(page(after=prompt, paras=PARAS[:1]), URL, now=NOW)
+    assert result is not None
+    assert (result.partial, "subscribe_ending" in result.signals) == (True, True)
 
 
 def test_body_that_is_only_the_feed_summary_is_partial() -> None:
@@ -336,3 +352,71 @@ def test_all_capitals_link_lines_are_dropped_but_capitals_subheads_kept() -> Non
 ])
 def test_canonical_of(declared: str | None, expected: str | None) -> None:
     assert canonical_of(declared, URL) == expected
+
+
+# ---------------------------------------------------------------- titles
+
+
+@pytest.mark.parametrize(("feed_title", "page_title", "expected"), [
+    ("Why Donald Trump won’t change", "Why Donald Trump won't change - CNN", "Why Donald Trump won’t change"),
+    ("  Bridge  reopens\n", "Harbour bridge reopens", "Bridge reopens"),
+    ("Harbour bridge reopens after eighteen months of…", "Harbour bridge reopens", "Harbour bridge reopens"),
+    ("Harbour bridge reopens after eighteen months of...", "Harbour bridge reopens", "Harbour bridge reopens"),
+    ("Harbour bridge reopens after…", None, "Harbour bridge reopens after…"),
+    ("   ", "Harbour bridge reopens", "Harbour bridge reopens"),
+    (None, None, None),
+])
+def test_the_feed_title_wins_unless_it_is_truncated_or_empty(feed_title: str | None, page_title: str | None,
+                                                              expected: str | None) -> None:
+    assert choose_title(feed_title, page_title) == expected
+
+
+def test_extracted_title_is_the_feeds_and_the_body_still_loses_the_page_headline() -> None:
+    result = extract_page(page(), URL, feed_title="Old harbour bridge open again", now=NOW)
+    assert result is not None
+    assert (result.title, result.body) == ("Old harbour bridge open again", BODY)
+    cut = extract_page(page(), URL, feed_title="Old harbour bridge open again after eighteen…", now=NOW)
+    assert cut is not None and cut.title == "Harbour bridge reopens"
+
+
+# ---------------------------------------------------------------- pointers to the full text
+
+
+@pytest.mark.parametrize("pointer", [
+    "Read the full story at example.org/bridge",
+    "Continue reading on Example Times.",
+    "The full version of this interview is available at www.example.com/bridge",
+    "Lesen Sie weiter auf example.de",
+    "Lesen Sie eine längere Version des Interviews bei EXAMPLE ONLINE unter www.example.de/bruecke",
+    "Lesen Sie den ganzen Artikel in der aktuellen Ausgabe.",
+    "Lire la suite sur example.fr",
+    "Retrouvez l’intégralité de l’entretien sur example.fr",
+    "Lea la noticia completa en example.es",
+    "Seguir leyendo",
+])
+def test_closing_pointer_to_the_full_text_elsewhere_is_partial(pointer: str) -> None:
+    result = extract_page(page(after=f"<p>{pointer}</p>", paras=PARAS[:3]), URL, now=NOW)
+    assert result is not None
+    assert (result.partial, result.signals[-1]) == (True, "full_text_elsewhere")
+
+
+def test_pointer_in_a_link_box_after_the_extracted_body_counts() -> None:
+    tree = lxml.html.fromstring(page(after='<div class="byline">Interview: A. Example</div><div class="linkbox">'
+                                     "<span>Lesen Sie eine längere Version unter</span> <a href='/x'>example.de/x</a>"
+                                     "</div>", paras=PARAS[:2]))
+    assert points_to_full_text_elsewhere("\n".join(PARAS[:2]), tree)
+    far = lxml.html.fromstring(page(after="<p>" + "Filler words here. " * 30 + "</p><div>Lesen Sie weiter auf "
+                                    "example.de</div>", paras=PARAS[:2]))
+    assert not points_to_full_text_elsewhere("\n".join(PARAS[:2]), far)  # not right after the body
+
+
+@pytest.mark.parametrize("ending", [
+    "<p>Read more:</p><ul><li><a href='/a'>Tunnel plans delayed again</a></li>"
+    "<li><a href='/b'>Cyclists want wider lanes</a></li></ul>",
+    "<p>Lesen Sie auch: <a href='/c'>Die Brücke in Zahlen</a></p>",
+    "<p>Read more about the city's bridges in our archive.</p>",
+])
+def test_full_article_ending_with_related_links_is_not_partial(ending: str) -> None:
+    result = extract_page(page(after=ending), URL, now=NOW)
+    assert result is not None
+    assert (result.partial, "full_text_elsewhere" in result.signals) == (False, False)

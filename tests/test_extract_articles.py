@@ -76,6 +76,12 @@ def test_build_article_falls_back_to_final_url_and_feed_title() -> None:
         "https://example.com/a/1?amp=1", article_id("https://example.com/a/1?amp=1"), "example.com", "Feed title")
 
 
+def test_build_article_takes_the_feed_language_when_the_page_declares_none() -> None:
+    page = make_page("https://example.com/a/1", "", language="zh")
+    assert build_article(page, Extracted(body="x" * 250)).language == "zh"
+    assert build_article(page, Extracted(body="x" * 250, language="en")).language == "en"
+
+
 def test_build_article_skips_short_complete_bodies_but_keeps_short_teasers() -> None:
     page = make_page("https://example.com/a/1", "")
     skipped = build_article(page, Extracted(body="Short."))

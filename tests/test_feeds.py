@@ -9,6 +9,7 @@ from newsflow.transforms.feeds import (
     DUPLICATE_IN_FEED,
     ENTRY_WITHOUT_LINK,
     FeedSecurityError,
+    language_tag,
     parse_feed,
     parse_json_feed,
     plain_text,
@@ -256,6 +257,24 @@ def test_entity_expansion_just_under_the_caps_is_parsed():
     body = _with_entities(f'<!ENTITY a "{"x" * 10_000}">', references=100)
     parsed = parse_feed(body, "http://q.example/feed")
     assert (parsed.title, [e.url for e in parsed.entries]) == ("x" * 1_000_000, ["http://q.example/1"])
+
+
+@pytest.mark.parametrize(("body", "content_type"), [
+    (b'<rss version="2.0"><channel><language>en-US</language><item><link>http://l.example/1</link></item>'
+     b"</channel></rss>", "application/rss+xml"),
+    (b'<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="en"><entry><id>1</id>'
+     b'<link href="http://l.example/1"/></entry></feed>', "application/atom+xml"),
+    (b'{"version": "https://jsonfeed.org/version/1.1", "language": "en-GB", "items": '
+     b'[{"id": "1", "url": "http://l.example/1"}]}', "application/feed+json"),
+])
+def test_entries_carry_the_feeds_declared_language(body, content_type):
+    parsed = parse_feed(body, "http://l.example/feed", {"Content-Type": content_type})
+    assert [(e.url, e.language) for e in parsed.entries] == [("http://l.example/1", "en")]
+
+
+def test_language_tag():
+    assert [language_tag(v) for v in ("zh", "en-US", "pt_BR", "", None, "english", "1a")] == [
+        "zh", "en", "pt", None, None, None, None]
 
 
 def test_doctype_without_entities_is_parsed():

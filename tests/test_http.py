@@ -25,6 +25,8 @@ from newsflow.transforms.http import (
     replay_original,
     sniff_media_type,
 )
+from newsflow.transforms.politeness import forget_shared_gates
+from newsflow.transforms.robots import RobotsRules, forget_shared_caches
 from tests.fixture_server import Route, html, redirect, sequence, serve
 
 PAGE = "<html><head><title>t</title></head><body><p>Grüße</p></body></html>"
@@ -43,6 +45,16 @@ class Sleeps(list):
 
     def __call__(self, seconds):
         self.append(seconds)
+
+
+@pytest.fixture(autouse=True)
+def fresh_shared_politeness():
+    """No per-host gate or robots cache leaks between tests (a later server may reuse a port)."""
+    forget_shared_gates()
+    forget_shared_caches()
+    yield
+    forget_shared_gates()
+    forget_shared_caches()
 
 
 @pytest.fixture
@@ -117,6 +129,16 @@ def test_redirect_chain_is_kept(client_factory):
     assert (result.outcome, result.status, result.text) == ("ok", 200, PAGE)
     assert result.final_url == server.url("/final")
     assert result.redirect_chain == [server.url("/r1"), server.url("/r2"), server.url("/r3")]
+    assert result.moved_permanently is False  # the 307 hop is temporary
+
+
+def test_only_permanent_redirects_mean_moved(client_factory):
+    routes = {"/a": redirect("/b", 301), "/b": redirect("/c", 308), "/c": html(PAGE), "/d": html(PAGE)}
+    with serve(routes) as server:
+        moved = client_factory().fetch(server.url("/a"))
+        direct = client_factory().fetch(server.url("/d"))
+    assert (moved.final_url, moved.moved_permanently) == (server.url("/c"), True)
+    assert (direct.final_url, direct.moved_permanently) == (server.url("/d"), False)
 
 
 def test_five_redirects_are_followed_and_the_sixth_is_refused(client_factory):
@@ -130,7 +152,8 @@ def test_five_redirects_are_followed_and_the_sixth_is_refused(client_factory):
         too_many = client_factory().fetch(server.url("/h0"))
         requested = paths(server)
     assert (ok.outcome, ok.final_url, len(ok.redirect_chain)) == ("ok", server.url("/h5"), 5)
-    assert (too_many.outcome, too_many.reason, too_many.status) == ("skip", "too_many_redirects", 302)
+    assert (too_many.outcome, too_many.reason, too_many.status) == ("error", "too_many_redirects", 302)
+    assert (too_many.error_class, too_many.message) == ("TooManyRedirects", "more than 5 redirects")
     assert too_many.redirect_chain == [server.url(f"/h{i}") for i in range(5)]
     assert too_many.final_url == server.url("/h5")
     assert requested == ["/h0", "/h1", "/h2", "/h3", "/h4", "/h5"]
@@ -140,7 +163,8 @@ def test_redirect_loop(client_factory):
     with serve({"/x": redirect("/y"), "/y": redirect("/x#again")}) as server:
         result = client_factory().fetch(server.url("/x"))
         requested = paths(server)
-    assert (result.outcome, result.reason) == ("skip", "redirect_loop")
+    assert (result.outcome, result.reason, result.error_class) == ("error", "too_many_redirects", "TooManyRedirects")
+    assert result.message == f"redirect loop: {server.url('/y')} redirects back to {server.url('/x#again')}"
     assert result.redirect_chain == [server.url("/x")]
     assert result.final_url == server.url("/y")
     assert requested == ["/x", "/y"]
@@ -626,7 +650,43 @@ def test_crawl_delay_raises_the_host_delay(client_factory):
         results = [client.fetch(server.url("/a")), client.fetch(server.url("/b"))]
         at = {request.path: request.at for request in server.requests}
     assert [result.outcome for result in results] == ["ok", "ok"]
+    assert at["/a"] - at["/robots.txt"] >= 0.33  # the robots.txt request counts too
     assert at["/b"] - at["/a"] >= 0.33
+
+
+def test_feed_fetches_learn_the_crawl_delay_and_share_it_with_page_clients(client_factory):
+    """A feed stage and a page stage in one process (two clients, one policy): robots.txt is
+    fetched once, and its Crawl-delay spaces the feed and page requests of both."""
+    robots = b"User-agent: *\nCrawl-delay: 0.4\nDisallow: /feeds/\nSitemap: /relative.xml\nSitemap: http://x.example/news.xml\n"
+    with serve({"/robots.txt": Route(body=robots, headers={"Content-Type": "text/plain"}),
+                "/feeds/rss": Route(body=b"<rss/>", headers={"Content-Type": "application/rss+xml"}),
+                "/a": html(PAGE)}) as server:
+        feeds = client_factory(respect_robots=True, host_delay_s=0.0)
+        pages = client_factory(respect_robots=True, host_delay_s=0.0)
+        feed = feeds.fetch(server.url("/feeds/rss"), kind="feed")
+        page = pages.fetch(server.url("/a"))
+        sitemaps = pages.site_sitemaps(server.url("/anything"))
+        at = [(request.path, request.at) for request in server.requests]
+    assert (feeds.gate, feeds.robots) == (pages.gate, pages.robots)
+    assert (feed.outcome, page.outcome) == ("ok", "ok")  # a listed feed is not vetoed by Disallow
+    assert [path for path, _ in at] == ["/robots.txt", "/feeds/rss", "/a"]
+    assert [round(b - a, 1) >= 0.3 for (_, a), (_, b) in itertools.pairwise(at)] == [True, True]
+    assert sitemaps == ("http://x.example/news.xml",)
+
+
+def test_other_policies_and_ignored_robots_have_their_own_politeness(client_factory):
+    with serve({"/robots.txt": Route(body=b"Sitemap: http://x.example/s.xml\n", headers={"Content-Type": "text/plain"}),
+                "/a": html(PAGE)}) as server:
+        polite = client_factory(respect_robots=True, host_delay_s=0.0)
+        slower = client_factory(respect_robots=True, host_delay_s=0.5)
+        rude = client_factory(respect_robots=False, host_delay_s=0.0)
+        assert rude.site_sitemaps(server.url("/")) == ()
+        assert rude.fetch(server.url("/a")).outcome == "ok"
+        assert paths(server) == ["/a"]
+        assert polite.site_sitemaps(server.url("/")) == slower.site_sitemaps(server.url("/")) == ("http://x.example/s.xml",)
+        assert paths(server) == ["/a", "/robots.txt", "/robots.txt"]
+    assert polite.gate is not slower.gate and polite.robots is not slower.robots
+    assert polite.robots.rules_for(server.url("/"), lambda _: RobotsRules("deferred")).state == "allow_all"
 
 
 def test_robots_of_a_blocked_host_is_not_fetched(client_factory):

@@ -84,6 +84,11 @@ def test_page_metadata_prefers_jsonld_then_open_graph_then_title() -> None:
     assert (plain.title, plain.language, plain.meta_date) == ("Bridge reopens", "de", None)
 
 
+def test_language_from_http_equiv_content_language() -> None:
+    meta = page_metadata(tree('<meta http-equiv="content-language" content="en-us"><title>T</title>'))
+    assert meta.language == "en"
+
+
 def test_canonical_link_wins_over_og_url() -> None:
     head = '<meta property="og:url" content="https://e.example/og"><link rel="canonical" href="https://e.example/c">'
     assert page_metadata(tree(head)).canonical_url == "https://e.example/c"

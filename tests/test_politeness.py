@@ -3,15 +3,34 @@ import time
 
 import pytest
 
-from newsflow.transforms.politeness import MAX_CRAWL_DELAY_S, HostGate, host_key
+from newsflow.transforms.politeness import (
+    MAX_CRAWL_DELAY_S,
+    HostGate,
+    forget_shared_gates,
+    host_key,
+    shared_gate,
+)
 from newsflow.transforms.robots import (
     RobotsCache,
     RobotsRules,
+    Rule,
+    forget_shared_caches,
     origin_key,
     parse_groups,
     product_token,
     robots_url,
+    shared_cache,
 )
+
+
+@pytest.fixture(autouse=True)
+def fresh_shared_politeness():
+    """No per-host gate or robots cache leaks between tests (a later server may reuse a port)."""
+    forget_shared_gates()
+    forget_shared_caches()
+    yield
+    forget_shared_gates()
+    forget_shared_caches()
 
 
 class FakeTime:
@@ -48,6 +67,21 @@ def test_delay_counts_from_the_previous_start_not_its_end():
     assert fake.sleeps == []
 
 
+def test_raised_delay_counts_from_the_start_that_revealed_it():
+    fake = FakeTime()
+    gate = HostGate(1, 0.0, sleep=fake.sleep, clock=fake.clock)
+    with gate.slot("a"):  # e.g. robots.txt, which says Crawl-delay: 5
+        fake.now += 1.0
+    gate.raise_delay("a", 5.0)
+    gate.raise_delay("a", 5.0)  # repeated on every later fetch: changes nothing
+    starts = []
+    for _ in range(2):
+        with gate.slot("a"):
+            starts.append(fake.now)
+    assert starts == [105.0, 110.0]
+    assert fake.sleeps == [4.0, 5.0]
+
+
 def test_raise_delay_only_raises_and_is_capped():
     gate = HostGate(1, 1.0)
     gate.raise_delay("a", 0.5)
@@ -81,6 +115,22 @@ def test_concurrency_per_host_is_bounded(concurrency):
     for thread in threads:
         thread.join()
     assert peak == {"a": concurrency, "b": concurrency}
+
+
+def test_shared_gate_is_one_per_process_settings_and_clock():
+    fake, other = FakeTime(), FakeTime()
+    gate = shared_gate(1, 2.0, sleep=fake.sleep, clock=fake.clock)
+    assert shared_gate(1, 2.0, sleep=fake.sleep, clock=fake.clock) is gate
+    assert shared_gate(1, 3.0, sleep=fake.sleep, clock=fake.clock) is not gate
+    assert shared_gate(2, 2.0, sleep=fake.sleep, clock=fake.clock) is not gate
+    assert shared_gate(1, 2.0, sleep=other.sleep, clock=other.clock) is not gate
+    starts = []
+    for user in (gate, shared_gate(1, 2.0, sleep=fake.sleep, clock=fake.clock)):  # e.g. feeds, then pages
+        with user.slot("a"):
+            starts.append(fake.now)
+    assert starts == [100.0, 102.0]
+    forget_shared_gates()
+    assert shared_gate(1, 2.0, sleep=fake.sleep, clock=fake.clock) is not gate
 
 
 def test_host_key():
@@ -187,6 +237,31 @@ def test_robots_cache_ttls_and_single_load():
     cache.rules_for("https://up.example/c")
     assert loads == ["https://up.example/robots.txt", "https://down.example/robots.txt",
                      "https://down.example/robots.txt", "https://up.example/robots.txt"]
+
+
+def test_sitemap_lines_are_kept_whatever_the_groups():
+    text = ("Sitemap: https://a.example/news.xml\nUser-agent: otherbot\nDisallow: /\n"
+            "sitemap:https://a.example/index.xml # a comment\nSitemap: /relative.xml\n"
+            "Sitemap: ftp://a.example/x.xml\nSITEMAP: https://a.example/news.xml\n")
+    rules = RobotsRules.from_text(text, UA)
+    assert (rules.state, rules.sitemaps) == ("allow_all", ("https://a.example/news.xml",
+                                                            "https://a.example/index.xml"))
+    assert RobotsRules.from_text("User-agent: *\nDisallow: /x\nSitemap: http://a.example/s.xml\n", UA) == RobotsRules(
+        "rules", (Rule(False, "/x"),), None, ("http://a.example/s.xml",))
+
+
+def test_shared_cache_takes_the_loader_per_call():
+    fake = FakeTime()
+    cache = shared_cache("policy", clock=fake.clock)
+    assert shared_cache("policy", clock=fake.clock) is cache
+    assert shared_cache("other policy", clock=fake.clock) is not cache
+    with pytest.raises(ValueError, match="load function"):
+        cache.rules_for("https://a.example/")
+    assert cache.rules_for("https://a.example/", lambda url: RobotsRules("allow_all", sitemaps=(url,))).sitemaps == (
+        "https://a.example/robots.txt",)
+    assert cache.rules_for("https://a.example/b", lambda url: RobotsRules("deferred")).state == "allow_all"  # cached
+    forget_shared_caches()
+    assert shared_cache("policy", clock=fake.clock) is not cache
 
 
 def test_robots_cache_loads_once_under_concurrency():

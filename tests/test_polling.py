@@ -6,11 +6,15 @@ from newsflow.transforms.polling import (
     MAX_INTERVAL_S,
     MIN_INTERVAL_S,
     ServerHints,
+    is_due,
     next_interval_s,
     publishing_gap_s,
+    schedule,
 )
+from newsflow.transforms.read_feeds import FeedState
 
 NOW = datetime(2024, 7, 29, 12, 0, tzinfo=UTC)
+URL = "https://news.example.org/rss.xml"
 
 
 def hourly(n: int) -> list[datetime]:
@@ -50,3 +54,25 @@ def test_never_below_what_the_server_asked_for():
     assert next_interval_s(base_s=300, previous_s=None, published=[], now=NOW,
                            hints=ServerHints(ttl_s=200_000)) == MAX_INTERVAL_S
 
+
+
+def test_is_due():
+    assert is_due(None, NOW)
+    assert is_due(FeedState(URL), NOW)
+    assert is_due(FeedState(URL, next_poll_at=NOW), NOW)
+    assert not is_due(FeedState(URL, next_poll_at=NOW + timedelta(seconds=1)), NOW)
+
+
+def test_schedule_counts_from_the_poll_or_the_given_moment():
+    first = schedule(FeedState(URL, polled_at=NOW, ttl_s=3600), None, [], base_s=300)
+    assert (first.interval_s, first.next_poll_at) == (3600.0, NOW + timedelta(hours=1))
+    tick = NOW + timedelta(minutes=10)
+    quiet = schedule(FeedState(URL, polled_at=NOW), first, [], base_s=300, now=tick)
+    assert (quiet.interval_s, quiet.next_poll_at) == (5400.0, tick + timedelta(seconds=5400))
+
+
+def test_schedule_backs_off_but_honours_retry_after():
+    failing = FeedState(URL, polled_at=NOW, consecutive_errors=2, retry_after_s=7200)
+    assert schedule(failing, FeedState(URL, interval_s=600), [], base_s=300).interval_s == 7200.0
+    failing = FeedState(URL, polled_at=NOW, consecutive_errors=2)
+    assert schedule(failing, FeedState(URL, interval_s=600), [], base_s=300).interval_s == 2400.0

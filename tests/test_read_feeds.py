@@ -11,19 +11,33 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import FixedWindows, TimestampedValue
 
-from newsflow.transforms.http import FetchPolicy, HttpClient
+from newsflow.transforms.http import FetchPolicy, FetchResult, HttpClient
 from newsflow.transforms.items import REJECTED, Entry, FeedSpec
+from newsflow.transforms.politeness import forget_shared_gates
 from newsflow.transforms.read_feeds import (
     FeedState,
     ReadFeeds,
     cache_max_age,
+    is_news_sitemap,
+    news_first,
     read_feed,
     retry_after,
 )
+from newsflow.transforms.robots import forget_shared_caches
 from tests.fixture_server import Route, sequence, serve
 
 POLICY = FetchPolicy(allow_private_networks=("127.0.0.1/32",), host_delay_s=0, max_attempts=1)
 RSS_TYPE = {"Content-Type": "application/rss+xml; charset=utf-8"}
+
+
+@pytest.fixture(autouse=True)
+def fresh_shared_politeness():
+    """No per-host gate or robots cache leaks between tests (a later server may reuse a port)."""
+    forget_shared_gates()
+    forget_shared_caches()
+    yield
+    forget_shared_gates()
+    forget_shared_caches()
 
 
 def rss(*items: tuple[str, str], ttl: int | None = None) -> bytes:
@@ -79,7 +93,8 @@ def test_validators_are_sent_and_304_yields_only_state(client):
     with serve({"/feed": Route(handler=conditional)}) as s:
         previous.feed_url = s.url("/feed")
         read = read_feed(FeedSpec(s.url("/feed")), client.fetch, {s.url("/feed"): previous})
-        [request] = s.requests
+        robots, request = s.requests  # robots.txt first: a feed host's Crawl-delay applies to feeds too
+    assert robots.path == "/robots.txt"
     assert request.headers["if-modified-since"] == "Wed, 25 Nov 2026 10:00:00 GMT"
     assert (read.entries, read.rejected, read.counters) == ([], [], ["feeds.polled", "feeds.not_modified"])
     [state] = read.states
@@ -103,7 +118,8 @@ def test_server_ignoring_validators_with_the_same_body_is_unchanged(client):
     with serve({"/feed": Route(body=FEED, headers={**RSS_TYPE, "ETag": '"v2"'})}) as s:
         previous = FeedState(s.url("/feed"), etag='"v1"', content_sha256=hashlib.sha256(FEED).hexdigest(), kind="rss")
         read = read_feed(FeedSpec(s.url("/feed")), client.fetch, {s.url("/feed"): previous})
-        assert s.requests[0].headers["if-none-match"] == '"v1"'
+        assert [r.path for r in s.requests] == ["/robots.txt", "/feed"]
+        assert s.requests[1].headers["if-none-match"] == '"v1"'
     assert (read.entries, read.rejected, read.counters) == ([], [], ["feeds.polled", "feeds.unchanged"])
     assert [(st.etag, st.last_status) for st in read.states] == [('"v2"', "unchanged")]
 
@@ -162,7 +178,7 @@ def test_html_page_discovers_its_linked_feed_then_polls_it_directly(client):
 
     with serve({"/": Route(body=PAGE, headers=HTML), "/news/atom": Route(handler=atom)}) as s:
         read = read_feed(FeedSpec(s.url("/"), name="Home"), client.fetch)
-        assert [r.path for r in s.requests] == ["/", "/news/atom"]
+        assert [r.path for r in s.requests] == ["/robots.txt", "/", "/news/atom"]
         states = {state.feed_url: state for state in read.states}
         s.clear_requests()
         again = read_feed(FeedSpec(s.url("/"), name="Home"), client.fetch, states)
@@ -177,12 +193,41 @@ def test_html_page_discovers_its_linked_feed_then_polls_it_directly(client):
         (s.url("/"), "html", s.url("/news/atom"), "ok"), (s.url("/news/atom"), "atom", None, "not_modified")]
 
 
+@pytest.mark.parametrize("status", [301, 308])
+def test_feed_moved_permanently_is_polled_at_its_new_url(client, status):
+    def feed(request):
+        if request.headers.get("if-none-match") == '"n"':
+            return Route(status=304, headers={"ETag": '"n"'})
+        return Route(body=FEED, headers={**RSS_TYPE, "ETag": '"n"'})
+
+    with serve({"/old": Route(status=status, location="/new", headers={}), "/new": Route(handler=feed)}) as s:
+        read = read_feed(FeedSpec(s.url("/old")), client.fetch)
+        states = {state.feed_url: state for state in read.states}
+        s.clear_requests()
+        again = read_feed(FeedSpec(s.url("/old")), client.fetch, states)
+        assert [(r.path, r.headers.get("if-none-match")) for r in s.requests] == [("/new", '"n"')]
+    assert {e.feed_url for e in read.entries} == {s.url("/new")}
+    assert [(st.feed_url, st.kind, st.discovered_feed_url, st.last_status, st.etag) for st in read.states] == [
+        (s.url("/old"), "moved", s.url("/new"), "moved_permanently", None), (s.url("/new"), "rss", None, "ok", '"n"')]
+    assert (again.entries, again.rejected, again.counters) == ([], [], ["feeds.polled", "feeds.not_modified"])
+    assert [(st.feed_url, st.kind, st.discovered_feed_url) for st in again.states] == [
+        (s.url("/old"), "moved", s.url("/new")), (s.url("/new"), "rss", None)]
+
+
+def test_feed_behind_a_temporary_redirect_keeps_its_url(client):
+    with serve({"/old": Route(status=302, location="/new", headers={}),
+                "/new": Route(body=FEED, headers={**RSS_TYPE, "ETag": '"n"'})}) as s:
+        read = read_feed(FeedSpec(s.url("/old")), client.fetch)
+    assert {e.feed_url for e in read.entries} == {s.url("/old")}
+    assert [(st.feed_url, st.discovered_feed_url, st.etag) for st in read.states] == [(s.url("/old"), None, '"n"')]
+
+
 def test_discovered_feed_that_breaks_is_rediscovered(client):
     with serve({"/": Route(body=PAGE, headers=HTML),
                 "/news/atom": Route(body=ATOM, headers={"Content-Type": "application/atom+xml"})}) as s:
         stale = {s.url("/"): FeedState(s.url("/"), kind="html", discovered_feed_url=s.url("/old-feed"))}
         read = read_feed(FeedSpec(s.url("/")), client.fetch, stale)
-        assert [r.path for r in s.requests] == ["/old-feed", "/", "/news/atom"]
+        assert [r.path for r in s.requests] == ["/robots.txt", "/old-feed", "/", "/news/atom"]
     assert [e.url for e in read.entries] == [s.url("/story/1")]
     assert read.rejected == []
     assert [(st.feed_url, st.discovered_feed_url) for st in read.states] == [
@@ -195,7 +240,7 @@ def test_discovery_falls_back_to_well_known_paths_in_order(client):
                 "/rss.xml": Route(body=rss(("Well known", "/w/1")), headers=RSS_TYPE)}) as s:
         read = read_feed(FeedSpec(s.url("/home")), client.fetch)
         paths = [r.path for r in s.requests]
-    assert paths == ["/home", "/feed", "/rss", "/rss.xml"]
+    assert paths == ["/robots.txt", "/home", "/feed", "/rss", "/rss.xml"]
     assert [(e.feed_url, e.url) for e in read.entries] == [(s.url("/rss.xml"), s.url("/w/1"))]
 
 
@@ -215,7 +260,7 @@ def test_page_without_any_feed_is_dead_lettered(client):
 def test_missing_homepage_still_tries_the_well_known_paths(client):
     with serve({"/atom.xml": Route(body=ATOM, headers={"Content-Type": "application/atom+xml"})}) as s:
         found = read_feed(FeedSpec(s.url("/")), client.fetch)
-        assert [r.path for r in s.requests] == ["/", "/feed", "/rss", "/rss.xml", "/atom.xml"]
+        assert [r.path for r in s.requests] == ["/robots.txt", "/", "/feed", "/rss", "/rss.xml", "/atom.xml"]
         s.remove("/atom.xml")
         missing = read_feed(FeedSpec(s.url("/")), client.fetch)
         not_a_root = read_feed(FeedSpec(s.url("/news/feed.xml")), client.fetch)
@@ -257,6 +302,88 @@ def test_sitemap_index_children_gzip_and_nesting(client):
     assert {state.feed_url: state.kind for state in read.states} == {
         s.url("/sitemap.xml"): "sitemap_index", s.url("/s1.xml"): "sitemap", s.url("/s2.xml.gz"): "sitemap",
         s.url("/nested.xml"): "sitemap_index", s.url("/deeper.xml"): "sitemap_index", s.url("/missing.xml"): None}
+
+
+NEWS_SITEMAP = b"""<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"
+    xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">
+  <url><loc>/a/1</loc><news:news><news:title>One</news:title></news:news></url>
+  <url><loc>/a/2</loc><news:news><news:title>Two</news:title></news:news></url></urlset>"""
+XML = {"Content-Type": "application/xml"}
+
+
+def site_routes():
+    return {"/feed": Route(body=rss(("One", "/a/1")), headers=RSS_TYPE),
+            "/other-feed": Route(body=rss(("Three", "/a/3")), headers=RSS_TYPE),
+            "/sitemaps/index.xml": Route(body=b"<sitemapindex><sitemap><loc>/sitemaps/news.xml</loc></sitemap>"
+                                              b"</sitemapindex>", headers=XML),
+            "/sitemaps/news.xml": Route(body=NEWS_SITEMAP, headers=XML),
+            "/sitemaps/archive.xml": Route(body=b"<urlset><url><loc>/2001/old</loc></url></urlset>", headers=XML)}
+
+
+def robots_with_sitemaps(s):
+    lines = [f"Sitemap: {s.url(p)}" for p in ("/sitemaps/index.xml", "/sitemaps/archive.xml",
+                                               "/sitemaps/news.xml", "/sitemaps/gone.xml", "/sitemaps/index.xml")]
+    return Route(body=("User-agent: *\n" + "\n".join(lines) + "\n").encode(), headers={"Content-Type": "text/plain"})
+
+
+def test_robots_sitemaps_of_the_site_are_read_news_first(client):
+    """The source's site declares four sitemaps: the news one is read first, the index's only
+    child is that one (not asked again), the plain one is the archive (skipped), a missing one is
+    dead-lettered; a link the feed already gave is a duplicate, not a second entry."""
+    with serve(site_routes()) as s:
+        s.set("/robots.txt", robots_with_sitemaps(s))
+        read = read_feed(FeedSpec(s.url("/feed"), name="Site"), client.fetch, site_sitemaps=client.site_sitemaps)
+        paths = [r.path for r in s.requests]
+    assert paths == ["/robots.txt", "/feed", "/sitemaps/news.xml", "/sitemaps/index.xml", "/sitemaps/archive.xml",
+                     "/sitemaps/gone.xml"]
+    assert [(e.feed_url, e.url, e.title, e.feed_name) for e in read.entries] == [
+        (s.url("/feed"), s.url("/a/1"), "One", "Site"), (s.url("/sitemaps/news.xml"), s.url("/a/2"), "Two", "Site")]
+    assert _rejections(read) == [
+        ("skip", "duplicate_in_feed", s.url("/a/1"), s.url("/sitemaps/news.xml"), None),
+        ("skip", "not_a_news_sitemap", s.url("/sitemaps/archive.xml"), s.url("/feed"), None),
+        ("error", "http_404", s.url("/sitemaps/gone.xml"), s.url("/feed"), "HTTPStatusError")]
+    assert [(st.feed_url, st.kind, st.last_status) for st in read.states] == [
+        (s.url("/feed"), "rss", "ok"), (s.url("/sitemaps/news.xml"), "sitemap", "ok"),
+        (s.url("/sitemaps/index.xml"), "sitemap_index", "ok"), (s.url("/sitemaps/archive.xml"), "sitemap", "ok"),
+        (s.url("/sitemaps/gone.xml"), None, "http_404")]
+    assert read.counters.count("feeds.site_sitemaps") == 4
+
+
+def test_site_sitemaps_beyond_the_cap_are_skipped_and_helpers():
+    declared = [f"https://x.example/s{i}.xml" for i in range(12)] + ["https://x.example/news/today.xml"]
+    def missing(url, **_):
+        return FetchResult(url, url, "error", "http_404", 404, error_class="HTTPStatusError")
+
+    read = read_feed(FeedSpec("https://x.example/feed"), missing, site_sitemaps=lambda url: declared)
+    assert [(r.reason, r.url) for r in read.rejected][-3:] == [
+        ("site_sitemaps_capped", "https://x.example/s9.xml"), ("site_sitemaps_capped", "https://x.example/s10.xml"),
+        ("site_sitemaps_capped", "https://x.example/s11.xml")]
+    assert [r.url for r in read.rejected[:2]] == ["https://x.example/feed", "https://x.example/news/today.xml"]
+    assert read.counters.count("feeds.site_sitemaps") == 10
+    assert news_first(["https://x.example/a.xml", "https://news.example/b.xml", "https://x.example/news-sitemap.xml",
+                       "https://x.example/a.xml"]) == [
+        "https://x.example/news-sitemap.xml", "https://x.example/a.xml", "https://news.example/b.xml"]
+    assert is_news_sitemap(gzip.compress(NEWS_SITEMAP)) and is_news_sitemap(NEWS_SITEMAP)
+    assert not is_news_sitemap(b"<urlset><url><loc>/a</loc></url></urlset>")
+    assert not is_news_sitemap(b"\x1f\x8b broken gzip")
+
+
+def test_read_feeds_reads_a_sites_robots_sitemaps_once_per_bundle():
+    with serve(site_routes()) as s:
+        s.set("/robots.txt", robots_with_sitemaps(s))
+        specs = [FeedSpec(s.url("/feed")), FeedSpec(s.url("/other-feed"))]
+        with TestPipeline(runner="FnApiRunner") as p:
+            outputs = p | beam.Create(specs) | ReadFeeds(POLICY)
+            assert_that(outputs.entries | beam.Map(lambda e: e.url),
+                        equal_to([s.url("/a/1"), s.url("/a/2"), s.url("/a/3")]))
+        with_sitemaps = sorted(r.path for r in s.requests)
+        s.clear_requests()
+        with TestPipeline(runner="FnApiRunner") as p:
+            _ = p | beam.Create(specs) | ReadFeeds(POLICY, site_sitemaps=False)
+        without = sorted(r.path for r in s.requests)
+    assert with_sitemaps == ["/feed", "/other-feed", "/robots.txt", "/sitemaps/archive.xml", "/sitemaps/gone.xml",
+                             "/sitemaps/index.xml", "/sitemaps/news.xml"]
+    assert without == ["/feed", "/other-feed"]  # robots.txt is cached in this process
 
 
 def test_constructor_validates():
@@ -397,6 +524,11 @@ def test_miniweb_feeds_yield_the_items_the_manifest_lists(miniweb):
         if source["url"] in special:
             continue
         read = read_feed(FeedSpec(source["url"]), http.fetch)
+        first = (source.get("sequence") or [{}])[0]
+        if float((first.get("headers") or {}).get("Retry-After", 0)) > http.policy.backoff_max_s:
+            # The poll ends at a Retry-After longer than the backoff cap; the next poll gets the feed.
+            assert [r.reason for r in read.rejected] == [f"http_{first['status']}"], source["url"]
+            read = read_feed(FeedSpec(source["url"]), http.fetch)
         assert ([e.url for e in read.entries], read.rejected) == (_links(manifest, source["url"]), []), source["url"]
     assert len(sources) == 47
 
@@ -434,7 +566,9 @@ def test_miniweb_discovery_seeds_and_subscriptions(miniweb):
             assert [(r.kind, r.reason) for r in read.rejected] == [("error", "no_feed_found")]
     expected = {o["xmlUrl"]: o for o in manifest["opml_expect"]}
     moved = read_feed(FeedSpec("http://www.theverge.com/rss/frontpage"), http.fetch)
-    assert [e.url for e in moved.entries] == _links(manifest, expected["http://www.theverge.com/rss/frontpage"]["final"])
+    final = expected["http://www.theverge.com/rss/frontpage"]["final"]
+    assert [e.url for e in moved.entries] == _links(manifest, final)
+    assert moved.states[0].discovered_feed_url == final
     blocked = read_feed(FeedSpec("https://static.winfuture.de/feeds/WinFuture-Top-News-rss2.0.xml"), http.fetch)
     assert [(r.kind, r.reason) for r in blocked.rejected] == [("error", "http_403")]
     npr_page = "http://www.npr.org/sections/thetwo-way/2016/12/15/505723552/jury-finds-dylann-roof-guilty-in-s-c-church-shooting"

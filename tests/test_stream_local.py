@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
@@ -35,10 +36,12 @@ def story(n: int) -> tuple[str, str]:
 
 
 class GrowingSite:
-    """A feed that gains one entry each time it is polled; pages can be made slow."""
+    """A feed that gains one entry each time it is polled (or only on ``add()``); pages can be slow."""
 
-    def __init__(self, start: int = 2, page_delay_s: float = 0.0):
-        self.count = start - 1
+    def __init__(self, start: int = 2, page_delay_s: float = 0.0, grow_on_poll: bool = True):
+        self.count = start - 1 if grow_on_poll else start
+        self.grow_on_poll = grow_on_poll
+        self.feed_requests = 0
         self.page_delay_s = page_delay_s
         self.page_requests = 0
         self.lock = threading.Lock()
@@ -46,6 +49,10 @@ class GrowingSite:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def add(self) -> None:
+        with self.lock:
+            self.count += 1
 
     def urls(self) -> list[str]:
         return [f"{self.base}/a/{n}.html" for n in range(1, self.count + 1)]
@@ -60,7 +67,8 @@ class GrowingSite:
             def do_GET(self):
                 if self.path == "/feed.xml":
                     with site.lock:
-                        site.count += 1
+                        site.feed_requests += 1
+                        site.count += 1 if site.grow_on_poll else 0
                         count = site.count
                     items = "".join(
                         f"<item><title>{story(n)[0]}</title><link>{site.base}/a/{n}.html</link>"
@@ -123,15 +131,100 @@ def test_due_feeds_and_wait():
 
 
 def test_cycles_pick_up_new_entries(tmp_path):
-    site = GrowingSite(start=2)
+    site = GrowingSite(start=2, grow_on_poll=False)
+    visible_after: list[list[str]] = []
+
+    def after_cycle(_cycle, _summary):
+        visible_after.append(article_urls(output))  # what a reader sees when the cycle has ended
+        site.add()  # the feed publishes a new entry between cycles
+
     try:
         output = tmp_path / "out"
-        run_stream(stream_args(write_config(tmp_path, site), output, "--max_cycles", "3"))
-        # three polls: the feed listed 2, then 3, then 4 entries; each appears exactly once
-        assert article_urls(output) == sorted(site.urls())
-        assert len(site.urls()) == 4
+        run_stream(stream_args(write_config(tmp_path, site), output, "--max_cycles", "3"), on_cycle=after_cycle)
+        urls = [f"{site.base}/a/{n}.html" for n in range(1, 5)]
+        # each cycle's new entry is visible when that cycle ends, and every entry appears exactly once
+        assert visible_after == [sorted(urls[:2]), sorted(urls[:3]), sorted(urls[:4])]
+        assert site.feed_requests == 3
         manifests = sorted((output / "_manifests").iterdir())
         assert len(manifests) == 3 and all((m / "_SUCCESS").exists() for m in manifests)
+    finally:
+        site.close()
+
+
+class SteppingClock:
+    """A fake monotonic clock: each reading is ``step_s`` later than the one before."""
+
+    def __init__(self, step_s: float):
+        self.now = 0.0
+        self.step_s = step_s
+
+    def monotonic(self) -> float:
+        self.now += self.step_s
+        return self.now
+
+
+def test_duration_bounds_the_run(tmp_path):
+    site = GrowingSite(start=2)
+    try:
+        output, out = tmp_path / "out", io.StringIO()
+        # every clock reading is 100 s later: after the first cycle the 50 s budget is spent
+        run_stream(stream_args(write_config(tmp_path, site), output, "--duration_s", "50"), out=out,
+                   clock=SteppingClock(100.0))
+        assert site.feed_requests == 1 and "stream: 1 cycle(s) run" in out.getvalue()
+        assert article_urls(output) == sorted(site.urls())
+    finally:
+        site.close()
+
+
+def cli_stream(config: Path, output: Path, *extra: str) -> subprocess.Popen:
+    command = [sys.executable, "-m", "newsflow.pipelines.cli", "run", *stream_args(config, output, *extra)]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_pages(site: GrowingSite, job: subprocess.Popen, timeout_s: float = 120) -> None:
+    """Until the job is in the middle of a cycle: fetching the (slow) article pages."""
+    deadline = time.time() + timeout_s
+    while site.page_requests == 0 and time.time() < deadline and job.poll() is None:
+        time.sleep(0.05)
+    assert job.poll() is None, "the cycle ended before the signal could be sent"
+
+
+def test_sigterm_finishes_the_cycle_then_exits(tmp_path):
+    site = GrowingSite(start=3, page_delay_s=1.0)
+    try:
+        config, output = write_config(tmp_path, site), tmp_path / "out"
+        job = cli_stream(config, output, "--max_cycles", "5")
+        wait_for_pages(site, job)
+        job.send_signal(signal.SIGTERM)
+        out, err = job.communicate(timeout=180)
+        assert job.returncode == 0, err
+        assert f"signal {int(signal.SIGTERM)}: stopping after this cycle" in err
+        assert "stream: 1 cycle(s) run" in out
+        # the cycle in flight committed: its 3 entries are visible, and no second poll happened
+        assert site.feed_requests == 1
+        assert article_urls(output) == sorted(site.urls()) and len(site.urls()) == 3
+        (manifest,) = (output / "_manifests").iterdir()
+        assert (manifest / "_SUCCESS").exists()
+    finally:
+        site.close()
+
+
+def test_second_signal_abandons_the_cycle_atomically(tmp_path):
+    site = GrowingSite(start=3, page_delay_s=1.0)
+    try:
+        config, output = write_config(tmp_path, site), tmp_path / "out"
+        job = cli_stream(config, output, "--max_cycles", "5")
+        wait_for_pages(site, job)
+        job.send_signal(signal.SIGTERM)
+        time.sleep(0.2)
+        job.send_signal(signal.SIGTERM)
+        _, err = job.communicate(timeout=180)
+        assert job.returncode != 0 and "cycle abandoned" in err
+        assert article_urls(output) == []  # nothing of the abandoned cycle is visible
+        site.page_delay_s = 0.0
+        run_stream(stream_args(config, output, "--max_cycles", "1"))
+        assert article_urls(output) == sorted(site.urls()) and len(site.urls()) == 4
+        assert not any((output / "_staging").glob("*"))
     finally:
         site.close()
 
@@ -140,15 +233,10 @@ def test_kill_9_mid_cycle_then_restart_has_every_entry_once(tmp_path):
     site = GrowingSite(start=3, page_delay_s=1.0)
     try:
         config, output = write_config(tmp_path, site), tmp_path / "out"
-        command = [sys.executable, "-m", "newsflow.pipelines.cli", "run",
-                   *stream_args(config, output, "--max_cycles", "1")]
-        job = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 120
-        while site.page_requests == 0 and time.time() < deadline and job.poll() is None:
-            time.sleep(0.05)
-        assert job.poll() is None, "the cycle ended before it could be killed"
+        job = cli_stream(config, output, "--max_cycles", "1")
+        wait_for_pages(site, job)
         os.kill(job.pid, signal.SIGKILL)
-        job.wait()
+        job.communicate()
         assert article_urls(output) == []  # nothing of the killed cycle is visible
         site.page_delay_s = 0.0
         run_stream(stream_args(config, output, "--max_cycles", "2"))

@@ -207,3 +207,20 @@ def test_tag_job_writes_records_and_rejections(tmp_path):
     rejected = [json.loads(line) for line in (tmp_path / "out.jsonl.rejected.jsonl").read_text().splitlines()]
     assert sorted((r["reason"], r["message"][:15]) for r in rejected) == [
         ("JSONDecodeError", "Expecting value"), ("ValueError", "missing body")]
+
+
+def test_headline_repeated_at_the_top_of_the_body_does_not_hide_the_dateline():
+    title = "Almenara win cup final on penalties in Valencia"
+    body = (title + "\nVALENCIA, Spain — Club Almenara won the cup on Sunday night, beating Sierra on "
+            "penalties. Sierra's coach, Raúl Medina, said his side had been the better team.")
+    tags = tag_text(title, body, explain=True)
+    assert tags.evidence is not None and tags.evidence["dateline"] == "VALENCIA, Spain —"
+    assert (tags.countries, tags.mentioned_countries) == (["ES"], [])  # not Valencia County / Medina County
+    assert tags.primary_topic == "medtop:15000000"
+
+
+def test_a_strike_at_a_company_is_labour_and_business_news():
+    tags = tag_text("Workers strike at carmaker", "Thousands of workers went on strike at the carmaker's plants, "
+                    "the union said, as talks on wages failed.")
+    assert [t.code for t in tags.topics] == ["medtop:09000000", "medtop:20000509",
+                                             "medtop:04000000", "medtop:20000349"]

@@ -2,20 +2,23 @@
 
 A document is reduced to 64-bit keys: exact keys (normalised URL, canonical URL, GUID within its
 site, body hash) and sentence keys (each sentence of at least ``MIN_SENTENCE_WORDS`` words,
-normalised and hashed). Decisions only look at EARLIER documents (arrival order: ``ts``, then id):
+normalised and hashed; long sentences one key per half). Decisions only look at EARLIER documents
+(arrival order: ``ts``, then id):
 
 * per key, a ``KeyState`` holds the first ``MAX_DOCS_PER_KEY`` live documents that carry it
-  (short doc hash, first-seen second, key count) and per-site document counts; a sentence key seen
-  in ``TEMPLATE_SITE_DOCS`` earlier documents of the same site is that site's template
+  (64-bit doc uid, first-seen second, key count, 16-bit site hash: 15 bytes each); a sentence
+  key that ``TEMPLATE_SITE_DOCS`` of them share with one site is that site's template
   (navigation, footer, newsletter box) and is no evidence for that site's documents;
 * an exact key shared with an earlier document makes a duplicate (similarity 1.0);
 * otherwise the containment of the SHORTER document's sentence keys in an earlier document
-  (shared keys / min(own keys, its indexed keys)) at or above the threshold makes a duplicate: a
-  teaser matches its full story, a story matches its copy inside another site's page.
+  (shared keys / min(own keys, its stored keys)), at least ``MIN_SHARED_KEYS`` keys and at or
+  above the threshold, makes a duplicate: a teaser matches its full story, a story matches its
+  copy inside another site's page.
 
-Only the first ``MAX_INDEXED_SENTENCES`` sentence keys of a document are stored (looked-up keys are
-not capped), so live state is bounded per document; ``KeyState.encoded_size`` is its byte cost.
-Entries older than the horizon expire; beyond it the persisted history (``dedup_history``) answers.
+Only ``MAX_STORED_KEYS`` keys of a document are stored (its lead and a spread over
+the rest; looked-up keys are not capped), so live state is bounded per document
+(``KeyState.encoded_size`` is its byte cost). Entries older than the horizon expire; beyond it the
+persisted history (``dedup_history``) answers, and remembers which keys were site templates.
 
 ``Deduplicator`` runs these pieces sequentially (the reference the Beam transform
 ``drop_duplicates.DropDuplicates`` distributes: per key in a GroupByKey or stateful DoFn, per
@@ -33,7 +36,7 @@ from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from newsflow.transforms.urls import normalize_url
 
@@ -50,20 +53,25 @@ _TRUNCATED = ("\u2026", "...")
 MIN_SENTENCE_WORDS = 6
 """Shorter sentences ("Share this", "Read more", subheads) are too common to be evidence."""
 SPLIT_SENTENCE_WORDS = 12
-MAX_INDEXED_SENTENCES = 28
-"""Sentence keys stored per document (the first ones); all keys of a new document are looked up."""
+MAX_STORED_KEYS = 30
+"""Keys stored per document, exact and sentence keys together (see ``DocKeys.indexed``); all keys
+of a new document are looked up. 30 keys of 28 bytes keep a document's live state under 1 KB."""
+INDEXED_HEAD = 12
 MAX_DOCS_PER_KEY = 4
-MAX_SITES_PER_KEY = 4
 TEMPLATE_SITE_DOCS = 2
 DEFAULT_CONTAINMENT = 0.5
+MIN_SHARED_KEYS = 2
+"""A single shared key (one common sentence half) never makes a duplicate."""
 DEFAULT_HORIZON = timedelta(hours=72)
 
 SENTENCE = "sentence"
+TEMPLATE = "template"
 EXACT_KINDS = ("url", "canonical_url", "guid", "body_hash")
 """Exact key kinds in order of preference when several match."""
 CONTAINMENT_METHOD = "sentence_containment"
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_blake2b = hashlib.blake2b
 
 
 def _fold(text: str) -> str:
@@ -90,8 +98,7 @@ def body_hash(text: str) -> str:
 
 def key64(text: str) -> int:
     """A signed 64-bit blake2b key (fits Parquet int64)."""
-    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "big",
-                          signed=True)
+    return int.from_bytes(_blake2b(text.encode("utf-8"), digest_size=8).digest(), "big", signed=True)
 
 
 def split_sentences(text: str) -> list[str]:
@@ -114,19 +121,25 @@ def sentence_keys(text: str, min_words: int = MIN_SENTENCE_WORDS) -> list[int]:
 def _sentence_keys_of_folded(folded: str, min_words: int) -> list[int]:
     keys: list[int] = []
     seen: set[int] = set()
-    for sentence in split_sentences(folded):
-        if sentence.endswith(_TRUNCATED):
-            continue
-        words = _WORD.findall(sentence)
-        if len(words) < min_words:
-            continue
-        half = len(words) // 2 if len(words) >= SPLIT_SENTENCE_WORDS else len(words)
-        parts = [" ".join(words[:half]), " ".join(words[half:])] if half < len(words) else [" ".join(words)]
-        for part in parts:
-            key = key64(part)
-            if key not in seen:
-                seen.add(key)
-                keys.append(key)
+    findall, split_sentence = _WORD.findall, _SENTENCE_END.split  # hot loop: local names
+    for line in folded.split("\n"):
+        for sentence in split_sentence(line):
+            sentence = sentence.rstrip()
+            if len(sentence) < 2 * min_words - 1 or sentence.endswith(_TRUNCATED):
+                continue  # too short to hold min_words words, or cut off
+            words = findall(sentence)
+            n = len(words)
+            if n < min_words:
+                continue
+            half = n // 2
+            parts = ((" ".join(words[:half]), " ".join(words[half:])) if n >= SPLIT_SENTENCE_WORDS
+                     else (" ".join(words),))
+            for part in parts:
+                key = int.from_bytes(_blake2b(part.encode("utf-8"), digest_size=8).digest(), "big",
+                                     signed=True)
+                if key not in seen:
+                    seen.add(key)
+                    keys.append(key)
     return keys
 
 
@@ -139,10 +152,10 @@ def exact_keys(*, body: str, url: str | None = None, canonical_url: str | None =
 def _exact_keys(body_digest: str | None, url: str | None, canonical_url: str | None,
                 guid: str | None, site: str) -> list[tuple[str, int]]:
     keys: list[tuple[str, int]] = []
-    if url:
-        keys.append(("url", key64("url:" + normalize_url(url))))
-    if canonical_url:
-        keys.append(("canonical_url", key64("canonical_url:" + normalize_url(canonical_url))))
+    urls = [("url", normalize_url(url))] if url else []
+    if canonical_url and (normalized := normalize_url(canonical_url)) not in (u for _, u in urls):
+        urls.append(("canonical_url", normalized))
+    keys += [(kind, key64("url:" + u)) for kind, u in urls]  # one key space: a url may be a canonical
     if guid and guid.strip():
         keys.append(("guid", key64(f"guid:{site}:{guid.strip()}")))
     if body_digest:
@@ -151,9 +164,15 @@ def _exact_keys(body_digest: str | None, url: str | None, canonical_url: str | N
 
 
 def epoch_seconds(ts: datetime) -> int:
+    return epoch_micros(ts) // 1_000_000
+
+
+def epoch_micros(ts: datetime) -> int:
+    """Microseconds since the epoch (a naive datetime is taken as UTC)."""
     if ts.tzinfo is None:
         ts = ts.replace(tzinfo=UTC)
-    return int((ts - _EPOCH).total_seconds())
+    delta = ts - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def from_epoch_seconds(seconds: int) -> datetime:
@@ -171,36 +190,49 @@ class DocKeys:
     site: int
     exact: tuple[tuple[str, int], ...]
     sentences: tuple[int, ...]
+    arrival_us: int = 0
+    """Arrival time in microseconds: the order within a second (state keeps seconds)."""
 
     @property
     def indexed(self) -> tuple[int, ...]:
-        return self.sentences[:MAX_INDEXED_SENTENCES]
+        """The sentence keys stored for this document: all of them up to ``MAX_STORED_KEYS`` less
+        its exact keys; beyond, the first ``INDEXED_HEAD`` (the lead, which teasers and
+        truncated copies share) and the rest spread evenly over the document, so a page whose
+        first sentences are its site's header is still stored mostly by its story."""
+        keys, budget = self.sentences, MAX_STORED_KEYS - len(self.exact)
+        if len(keys) <= budget:
+            return keys
+        rest, n = keys[INDEXED_HEAD:], budget - INDEXED_HEAD
+        step = len(rest) / n
+        return keys[:INDEXED_HEAD] + tuple(rest[int(i * step)] for i in range(n))
 
     def occurrences(self) -> list[Occurrence]:
         """One occurrence per distinct key: all keys are looked up, only indexed ones are stored."""
         indexed = set(self.indexed)
         n = len(self.indexed)
-        occs = [Occurrence(key, kind, self.uid, self.ts, self.site, n, True, self.doc_id)
+        occs = [Occurrence(key, kind, self.uid, self.ts, self.site, n, True, self.doc_id, self.arrival_us)
                 for kind, key in self.exact]
-        occs += [Occurrence(key, SENTENCE, self.uid, self.ts, self.site, n, key in indexed, self.doc_id)
-                 for key in self.sentences]
+        occs += [Occurrence(key, SENTENCE, self.uid, self.ts, self.site, n, key in indexed, self.doc_id,
+                            self.arrival_us) for key in self.sentences]
         return occs
 
 
 def doc_keys(doc_id: str, ts: datetime, text: str, *, site: str = "", url: str | None = None,
              canonical_url: str | None = None, guid: str | None = None) -> DocKeys:
     """The keys of one document (``text`` is folded once for both the body hash and sentences)."""
-    seconds = epoch_seconds(ts)
+    micros = epoch_micros(ts)
+    seconds = micros // 1_000_000
     folded = _fold(text)
     normalized = " ".join(folded.split())
     digest = hashlib.sha256(normalized.encode("utf-8")).hexdigest() if normalized else None
     return DocKeys(
         doc_id=doc_id,
-        uid=key64(f"{doc_id}\x00{seconds}"),
+        uid=key64(f"{doc_id}\x00{micros}"),
         ts=seconds,
         site=key64("site:" + site) & 0xFFFFFFFF,
         exact=tuple(_exact_keys(digest, url, canonical_url, guid, site)),
         sentences=tuple(_sentence_keys_of_folded(folded, MIN_SENTENCE_WORDS)),
+        arrival_us=micros,
     )
 
 
@@ -215,26 +247,27 @@ class Occurrence(NamedTuple):
     n_keys: int
     indexed: bool
     doc_id: str = ""
+    arrival_us: int = 0
 
 
 class Entry(NamedTuple):
-    """A live document stored under a key: 13 bytes encoded."""
+    """A live document stored under a key: 15 bytes encoded (``site`` is a 16-bit site hash)."""
 
     uid: int
     ts: int
     n_keys: int
+    site: int
 
 
-_ENTRY = struct.Struct(">qIB")
-_SITE = struct.Struct(">IB")
+_ENTRY = struct.Struct(">qIBH")
+_HEADER = struct.Struct(">IB")
 
 
 @dataclass
 class KeyState:
-    """What one key remembers: its first live documents (capped) and per-site document counts."""
+    """What one key remembers: its first live documents (capped), with their sites."""
 
     entries: list[Entry] = field(default_factory=list)
-    site_docs: dict[int, int] = field(default_factory=dict)
     last_ts: int = 0
 
     def lookup(self, occ: Occurrence, horizon_s: int) -> tuple[list[Entry], bool]:
@@ -242,59 +275,40 @@ class KeyState:
         template of ``occ``'s site. Reads only."""
         if occ.ts - self.last_ts > horizon_s:
             return [], False  # untouched for a horizon: as if garbage-collected
-        if occ.kind == SENTENCE and self.site_docs.get(occ.site, 0) >= TEMPLATE_SITE_DOCS:
+        site = occ.site & 0xFFFF
+        if occ.kind == SENTENCE and sum(e.site == site for e in self.entries) >= TEMPLATE_SITE_DOCS:
             return [], True
         return [e for e in self.entries
                 if e.ts <= occ.ts and occ.ts - e.ts <= horizon_s and e.uid != occ.uid], False
 
     def observe(self, occ: Occurrence, horizon_s: int) -> tuple[list[Entry], bool]:
         """``lookup``, then remember ``occ`` if it is indexed (expiring entries past the horizon).
-        A key that is only looked up keeps no state."""
+        A key that is only looked up keeps no state. Only the first documents of a key are kept,
+        so a story copied many times by one site does not turn into that site's template."""
         evidence, template = self.lookup(occ, horizon_s)
         if not occ.indexed:
             return evidence, template
-        if occ.ts - self.last_ts > horizon_s:
-            self.entries, self.site_docs = [], {}
         self.entries = [e for e in self.entries if occ.ts - e.ts <= horizon_s]
         self.last_ts = max(self.last_ts, occ.ts)
         if len(self.entries) < MAX_DOCS_PER_KEY and all(e.uid != occ.uid for e in self.entries):
-            self.entries.append(Entry(occ.uid, occ.ts, min(occ.n_keys, 255)))
-            # counted among the first documents only: a story copied many times is not a template
-            if occ.site in self.site_docs:
-                self.site_docs[occ.site] = min(255, self.site_docs[occ.site] + 1)
-            elif len(self.site_docs) < MAX_SITES_PER_KEY:
-                self.site_docs[occ.site] = 1
+            self.entries.append(Entry(occ.uid, occ.ts, min(occ.n_keys, 255), occ.site & 0xFFFF))
         return evidence, template
 
     def encode(self) -> bytes:
-        out = bytearray(struct.pack(">I", self.last_ts & 0xFFFFFFFF))
-        out.append(len(self.entries))
+        out = bytearray(_HEADER.pack(self.last_ts & 0xFFFFFFFF, len(self.entries)))
         for e in self.entries:
-            out += _ENTRY.pack(e.uid, e.ts & 0xFFFFFFFF, e.n_keys)
-        out.append(len(self.site_docs))
-        for site, count in self.site_docs.items():
-            out += _SITE.pack(site, count)
+            out += _ENTRY.pack(e.uid, e.ts & 0xFFFFFFFF, e.n_keys, e.site)
         return bytes(out)
 
     @classmethod
     def decode(cls, data: bytes) -> KeyState:
-        (last_ts,) = struct.unpack_from(">I", data, 0)
-        n, pos = data[4], 5
-        entries = []
-        for _ in range(n):
-            uid, ts, n_keys = _ENTRY.unpack_from(data, pos)
-            entries.append(Entry(uid, ts, n_keys))
-            pos += _ENTRY.size
-        sites: dict[int, int] = {}
-        for _ in range(data[pos]):
-            site, count = _SITE.unpack_from(data, pos + 1)
-            sites[site] = count
-            pos += _SITE.size
-        return cls(entries, sites, last_ts)
+        last_ts, n = _HEADER.unpack_from(data, 0)
+        entries = [Entry(*_ENTRY.unpack_from(data, _HEADER.size + i * _ENTRY.size)) for i in range(n)]
+        return cls(entries, last_ts)
 
     def encoded_size(self) -> int:
         """Bytes of this state including its 8-byte key."""
-        return 8 + 6 + _ENTRY.size * len(self.entries) + _SITE.size * len(self.site_docs)
+        return 8 + _HEADER.size + _ENTRY.size * len(self.entries)
 
 
 class KeyEvidence(NamedTuple):
@@ -325,17 +339,20 @@ class Decision:
         return self.dup_of_uid is not None or self.dup_of_id is not None
 
 
-class HistoryLookup:
-    """The interface of the persisted index (``dedup_history.HistoryIndex``) that ``decide`` uses."""
+class HistoryLookup(Protocol):
+    """What ``decide`` asks the persisted index (``dedup_history.HistoryIndex``)."""
 
-    def exact(self, key: int) -> str | None:  # pragma: no cover - interface
-        raise NotImplementedError
+    def exact(self, key: int) -> str | None:
+        """The canonical doc id of an exact key, if any."""
 
-    def sentence_docs(self, key: int) -> Iterable[str]:  # pragma: no cover - interface
-        raise NotImplementedError
+    def sentence_docs(self, key: int) -> Iterable[str]:
+        """The canonical doc ids carrying a sentence key."""
 
-    def n_keys(self, doc_id: str) -> int:  # pragma: no cover - interface
-        raise NotImplementedError
+    def n_keys(self, doc_id: str) -> int:
+        """How many sentence keys a history doc has."""
+
+    def template(self, key: int, site: int) -> bool:
+        """Whether a sentence key is the template of a site (by its 32-bit hash)."""
 
 
 def containment(shared: int, own_keys: int, other_keys: int) -> float:
@@ -372,7 +389,9 @@ def decide(doc: DocKeys, evidence: Iterable[KeyEvidence], threshold: float = DEF
     best: tuple[float, int, int] | None = None
     for uid, count in shared.items():
         score = containment(count, len(doc.sentences), n_keys[uid])
-        if score >= threshold and (best is None or (score, -first_ts[uid]) > (best[0], -best[1])):
+        if count < MIN_SHARED_KEYS or score < threshold:
+            continue
+        if best is None or (score, -first_ts[uid]) > (best[0], -best[1]):  # best, then earliest
             best = (score, first_ts[uid], uid)
     if best is None:
         return Decision(doc.uid, doc.doc_id)
@@ -389,12 +408,12 @@ def _decide_on_history(doc: DocKeys, evidence: list[KeyEvidence], threshold: flo
     template = {ev.key for ev in evidence if ev.template}
     shared: Counter[str] = Counter()
     for key in doc.sentences:
-        if key not in template:
+        if key not in template and not history.template(key, doc.site):
             shared.update(set(history.sentence_docs(key)))
     best: tuple[float, str] | None = None
     for doc_id, count in shared.items():
         score = containment(count, len(doc.sentences), history.n_keys(doc_id))
-        if score >= threshold and (best is None or (score, doc_id) > best):
+        if count >= MIN_SHARED_KEYS and score >= threshold and (best is None or (score, doc_id) > best):
             best = (score, doc_id)
     if best is None:
         return None
@@ -404,13 +423,16 @@ def _decide_on_history(doc: DocKeys, evidence: list[KeyEvidence], threshold: flo
 
 def history_keys(doc: DocKeys, evidence: Iterable[KeyEvidence], canonical: bool,
                  ) -> list[tuple[str, int]]:
-    """The ``(kind, key)`` pairs a document leaves in the persisted history: its exact keys, and
-    for a canonical document its indexed sentence keys that were not its site's template (later
-    copies are compared with the canonical text, as live ones are with its live entries)."""
+    """The ``(kind, key)`` pairs a document leaves in the persisted history: its exact keys, the
+    keys that were its site's template (kind ``"template"``: they stay template in later runs), and
+    for a canonical document its other indexed sentence keys (later copies are compared with the
+    canonical text, as live ones are with its live entries)."""
+    evidence = list(evidence)
+    template = [(TEMPLATE, ev.key) for ev in evidence if ev.template]
     if not canonical:
-        return list(doc.exact)
-    template = {ev.key for ev in evidence if ev.template}
-    return list(doc.exact) + [(SENTENCE, k) for k in doc.indexed if k not in template]
+        return list(doc.exact) + template
+    skip = {key for _, key in template}
+    return list(doc.exact) + template + [(SENTENCE, k) for k in doc.indexed if k not in skip]
 
 
 @dataclass
@@ -436,11 +458,13 @@ class Deduplicator:
         evidence = []
         for occ in doc.occurrences():
             state = self.keys.get(occ.key)
-            if state is None:
-                if not occ.indexed:
-                    evidence.append(KeyEvidence(occ.key, occ.kind, ()))
-                    continue
-                state = self.keys[occ.key] = KeyState()
+            if state is None:  # a key never seen (most of them): nothing earlier, nothing to check
+                if occ.indexed:
+                    self.keys[occ.key] = KeyState([Entry(occ.uid, occ.ts, min(occ.n_keys, 255),
+                                                         occ.site & 0xFFFF)], occ.ts)
+                    self._touched.append((occ.ts, occ.key))
+                evidence.append(KeyEvidence(occ.key, occ.kind, ()))
+                continue
             earlier, template = state.observe(occ, horizon_s)
             evidence.append(KeyEvidence(occ.key, occ.kind, tuple(earlier), template))
             if occ.indexed:
@@ -468,10 +492,14 @@ class Deduplicator:
         while self._born and now_ts - self._born[0][0] > 2 * horizon_s:
             self.canonical.pop(self._born.popleft()[1], None)
 
+    def key_state_bytes(self) -> int:
+        """Encoded bytes of the live per-key states (keys included)."""
+        return sum(s.encoded_size() for s in self.keys.values())
+
     def state_bytes(self) -> int:
         """Encoded bytes of the live state: per-key states plus 8 + 8 + 4 bytes per canonical
         pointer (uid, canonical short hash, first-seen)."""
-        return sum(s.encoded_size() for s in self.keys.values()) + 20 * len(self.canonical)
+        return self.key_state_bytes() + 20 * len(self.canonical)
 
 
 def group_evidence(occurrences: Iterable[Occurrence], horizon_s: int,
@@ -479,7 +507,7 @@ def group_evidence(occurrences: Iterable[Occurrence], horizon_s: int,
     """The batch form of the per-key stage: all occurrences of ONE key, in arrival order
     (ts, then document id), each with its evidence. Same ``KeyState`` as the streaming stage."""
     state = KeyState()
-    for occ in sorted(occurrences, key=lambda o: (o.ts, o.doc_id, o.uid)):
+    for occ in sorted(occurrences, key=lambda o: (o.arrival_us, o.doc_id, o.uid)):
         earlier, template = state.observe(occ, horizon_s)
         yield occ.uid, KeyEvidence(occ.key, occ.kind, tuple(earlier), template)
 

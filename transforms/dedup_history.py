@@ -1,10 +1,13 @@
 """The persisted dedup index: which keys earlier runs saw, and for which canonical document.
 
 Rows live under ``<root>/_state/dedup/v1/`` as Parquet files (``part-<run_id>.parquet``), one row
-per (64-bit key, canonical doc id): about 30 bytes a row before compression. A run loads all of
-them (``load_history``) so that re-runs and later days never re-emit an old story; it writes its
-own rows at the end (``history_table`` for the lead's atomic writer, or ``write_history``).
-Everything goes through Beam's ``FileSystems``: local paths and ``gs://`` alike.
+per (64-bit key, canonical doc id, first seen, kind, 32-bit site hash): about 40 bytes a row
+before compression, 6 rows per document on the DEV kit (a canonical document leaves its exact
+and stored sentence keys, a duplicate its exact keys). A run loads all of them (``load_history``)
+so that re-runs and later days never re-emit an old story; it writes its own rows at the end
+(``history_table`` for the lead's atomic writer, ``write_history`` or ``WriteHistory``).
+Everything goes through Beam's ``FileSystems``: local paths and ``gs://`` alike. The index is
+loaded whole into each worker's memory (``HistoryIndex``).
 """
 
 from __future__ import annotations
@@ -20,7 +23,12 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystem import BeamIOError
 from apache_beam.io.filesystems import FileSystems
 
-from newsflow.transforms.dedup import MAX_DOCS_PER_KEY, SENTENCE, HistoryLookup
+from newsflow.transforms.dedup import (
+    MAX_DOCS_PER_KEY,
+    SENTENCE,
+    TEMPLATE,
+    TEMPLATE_SITE_DOCS,
+)
 
 HISTORY_DIR = "_state/dedup/v1"
 
@@ -29,37 +37,46 @@ SCHEMA = pa.schema([
     pa.field("doc_id", pa.string(), nullable=False),
     pa.field("first_seen", pa.timestamp("us", tz="UTC"), nullable=False),
     pa.field("kind", pa.string(), nullable=False),
+    pa.field("site", pa.uint32(), nullable=False),
 ])
 
 
 @dataclass(frozen=True)
 class HistoryRow:
-    """One key of one canonical document: ``kind`` is ``"sentence"`` or an exact kind
-    (``url``, ``canonical_url``, ``guid``, ``body_hash``); ``key`` is the signed 64-bit key."""
+    """One key of one canonical document: ``kind`` is ``"sentence"``, ``"template"`` (a sentence
+    key that is ``site``'s boilerplate) or an exact kind (``url``, ``canonical_url``, ``guid``,
+    ``body_hash``); ``key`` is the signed 64-bit key; ``site`` the 32-bit hash of the publishing
+    site (``DocKeys.site``), so that a site's template sentences stay recognisable across runs."""
 
     key: int
     doc_id: str
     first_seen: datetime
     kind: str
+    site: int = 0
 
 
 @dataclass
-class HistoryIndex(HistoryLookup):
+class HistoryIndex:
     """In-memory form of the persisted rows: first canonical doc per exact key, the first
-    ``MAX_DOCS_PER_KEY`` canonical docs per sentence key, and each doc's sentence-key count."""
+    ``MAX_DOCS_PER_KEY`` canonical docs per sentence key (with their sites), and each doc's
+    sentence-key count. A sentence key that ``TEMPLATE_SITE_DOCS`` of those docs share with one
+    site is that site's template, as in the live ``KeyState``."""
 
     exact_docs: dict[int, tuple[datetime, str]] = field(default_factory=dict)
-    sentence_index: dict[int, list[tuple[datetime, str]]] = field(default_factory=dict)
+    sentence_index: dict[int, list[tuple[datetime, str, int]]] = field(default_factory=dict)
     sentence_counts: Counter[str] = field(default_factory=Counter)
+    template_sites: dict[int, set[int]] = field(default_factory=dict)
 
     def add(self, rows: Iterable[HistoryRow]) -> None:
         for row in rows:
-            if row.kind == SENTENCE:
+            if row.kind == TEMPLATE:
+                self.template_sites.setdefault(row.key, set()).add(row.site)
+            elif row.kind == SENTENCE:
                 docs = self.sentence_index.setdefault(row.key, [])
-                if any(doc_id == row.doc_id for _, doc_id in docs):
+                if any(doc_id == row.doc_id for _, doc_id, _ in docs):
                     continue
                 self.sentence_counts[row.doc_id] += 1
-                docs.append((row.first_seen, row.doc_id))
+                docs.append((row.first_seen, row.doc_id, row.site))
                 docs.sort()
                 del docs[MAX_DOCS_PER_KEY:]
             else:
@@ -72,7 +89,13 @@ class HistoryIndex(HistoryLookup):
         return found[1] if found else None
 
     def sentence_docs(self, key: int) -> Iterable[str]:
-        return [doc_id for _, doc_id in self.sentence_index.get(key, ())]
+        return [doc_id for _, doc_id, _ in self.sentence_index.get(key, ())]
+
+    def template(self, key: int, site: int) -> bool:
+        if site in self.template_sites.get(key, ()):
+            return True
+        docs = self.sentence_index.get(key, ())
+        return sum(1 for _, _, doc_site in docs if doc_site == site) >= TEMPLATE_SITE_DOCS
 
     def n_keys(self, doc_id: str) -> int:
         return self.sentence_counts[doc_id]
@@ -93,14 +116,15 @@ def history_table(rows: Iterable[HistoryRow]) -> pa.Table:
         "doc_id": pa.array([r.doc_id for r in rows], pa.string()),
         "first_seen": pa.array([r.first_seen for r in rows], pa.timestamp("us", tz="UTC")),
         "kind": pa.array([r.kind for r in rows], pa.string()),
+        "site": pa.array([r.site for r in rows], pa.uint32()),
     }, schema=SCHEMA)
 
 
 def rows_of(table: pa.Table) -> Iterator[HistoryRow]:
-    columns = table.select(["key", "doc_id", "first_seen", "kind"]).to_pydict()
-    for key, doc_id, first_seen, kind in zip(columns["key"], columns["doc_id"],
-                                             columns["first_seen"], columns["kind"], strict=True):
-        yield HistoryRow(key, doc_id, first_seen, kind)
+    columns = table.select(["key", "doc_id", "first_seen", "kind", "site"]).to_pydict()
+    for key, doc_id, first_seen, kind, site in zip(columns["key"], columns["doc_id"], columns["first_seen"],
+                                                   columns["kind"], columns["site"], strict=True):
+        yield HistoryRow(key, doc_id, first_seen, kind, site)
 
 
 def history_files(root: str) -> list[str]:

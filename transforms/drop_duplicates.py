@@ -21,6 +21,7 @@ global window. Works on FnApiRunner (batch) and BundleBasedDirectRunner with Tes
 from __future__ import annotations
 
 import dataclasses
+import struct
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -92,6 +93,7 @@ class _Record(NamedTuple):
     article: Article
     decision: Decision
     keys: tuple[tuple[str, int], ...]
+    site: int = 0
 
 
 def _article_keys(article: Article) -> DocKeys:
@@ -212,14 +214,14 @@ class _DecideFn(beam.DoFn):
             self._history_hits.inc()
         canonical = not decision.is_duplicate
         return _Record(keys.uid, _first_pointer(keys.uid, keys.doc_id, decision), article, decision,
-                       tuple(history_keys(keys, evidence, canonical)))
+                       tuple(history_keys(keys, evidence, canonical)), keys.site)
 
 
 class _ResolveRoundFn(beam.DoFn):
     """One pointer-jumping round, keyed by document uid: a query (a record pointing here) gets
     this document's pointer once it is known. Order-independent; the timer only frees state."""
 
-    POINTER = ReadModifyWriteStateSpec("pointer", PickleCoder())
+    POINTER = ReadModifyWriteStateSpec("pointer", BytesCoder())
     WAITING = BagStateSpec("waiting", PickleCoder())
     GC = TimerSpec("gc", TimeDomain.WATERMARK)
 
@@ -232,7 +234,7 @@ class _ResolveRoundFn(beam.DoFn):
                 gc: Any = beam.DoFn.TimerParam(GC)) -> Iterator[_Record]:
         _, (tag, value) = element
         if tag == "self":
-            pointer_state.write(value)
+            pointer_state.write(encode_round_state(*value))
             if self._streaming:
                 gc.set(_gc_at(value[1], self._horizon))
             for record in waiting.read():
@@ -241,7 +243,7 @@ class _ResolveRoundFn(beam.DoFn):
             return
         known = pointer_state.read()
         if known is not None:
-            yield _follow(value, known)
+            yield _follow(value, decode_round_state(known))
             return
         waiting.add(value)
         if self._streaming:  # the target's state may be gone: flush after a horizon at the latest
@@ -253,6 +255,44 @@ class _ResolveRoundFn(beam.DoFn):
         yield from waiting.read()  # target unknown: the record keeps its pointer
         waiting.clear()
         pointer_state.clear()
+
+
+def encode_round_state(pointer: _Pointer, ts: int, doc_id: str) -> bytes:
+    """What a resolution round keeps per document for a horizon (about 25 bytes for a canonical
+    document): flags, first-seen second, own id, then only the pointer fields that differ."""
+    flags = (pointer.final and 1) | (pointer.target_id not in (None, doc_id) and 2) | (
+        pointer.via_id is not None and 4) | (pointer.target_id == doc_id and 8)
+    out = bytearray(struct.pack(">BI", flags, ts & 0xFFFFFFFF))
+    if not pointer.final:
+        out += struct.pack(">q", pointer.target_uid)
+    for text in (doc_id, pointer.target_id if flags & 2 else None, pointer.via_id):
+        if text is not None:
+            data = text.encode("utf-8")
+            out += struct.pack(">H", len(data)) + data
+    return bytes(out)
+
+
+def canonical_round_state_bytes(doc_id: str, ts: int) -> int:
+    """Bytes one resolution round keeps for a canonical document (its state key included)."""
+    return 8 + len(encode_round_state(_Pointer(0, doc_id, True), ts, doc_id))
+
+
+def decode_round_state(data: bytes) -> tuple[_Pointer, int, str]:
+    flags, ts = struct.unpack_from(">BI", data, 0)
+    pos = 5
+    target_uid = 0
+    if not flags & 1:
+        (target_uid,) = struct.unpack_from(">q", data, pos)
+        pos += 8
+    texts: list[str] = []
+    while pos < len(data):
+        (size,) = struct.unpack_from(">H", data, pos)
+        texts.append(data[pos + 2:pos + 2 + size].decode("utf-8"))
+        pos += 2 + size
+    doc_id, rest = texts[0], texts[1:]
+    target_id = rest.pop(0) if flags & 2 else (doc_id if flags & 8 else None)
+    via_id = rest.pop(0) if flags & 4 else None
+    return _Pointer(target_uid, target_id, bool(flags & 1), via_id), ts, doc_id
 
 
 def _follow(record: _Record, target: tuple[_Pointer, int, str]) -> _Record:
@@ -298,7 +338,8 @@ class _EmitFn(beam.DoFn):
                 similarity=decision.similarity, method=decision.method or "", detected_at=self._clock()))
         first_seen = from_epoch_seconds(_record_ts(record))
         for kind, key in record.keys:
-            yield beam.pvalue.TaggedOutput(HISTORY, HistoryRow(key, canonical_id, first_seen, kind))
+            yield beam.pvalue.TaggedOutput(HISTORY, HistoryRow(key, canonical_id, first_seen, kind,
+                                                               record.site))
 
 
 class DropDuplicates(beam.PTransform):

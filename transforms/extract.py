@@ -376,7 +376,8 @@ _SUBSCRIBE_ENDING = re.compile(
     r".{0,80}(continue|read|access|full (story|article))|"
     r"(continue|keep) reading.{0,40}(subscri|sign|log ?in|member)|"
     r"(this (article|content|story) is (only )?(available|reserved|exclusive)).{0,40}(subscri|member)|"
-    r"to (read|continue|unlock).{0,60}(subscri|member|premium)",
+    r"to (read|continue|unlock).{0,60}(subscri|member|premium)|"
+    r"会員限定|続きをお読みいただけます",
     re.IGNORECASE,
 )
 SHORT_BODY_CHARS = 1500
@@ -415,11 +416,43 @@ def _paywall_wall(tree: HtmlElement) -> bool:
     return bool(nodes) and all(len(n.text_content().strip()) < PAYWALLED_PART_MIN_CHARS for n in nodes)
 
 
+POINTER_LINE_MAX_CHARS = 250
+POINTER_WINDOW_CHARS = 300
+"""How far past the body's last line (in the page's visible text) a pointer to the full text is
+looked for: extractors often leave such a closing line out as a link box."""
+_FULL_TEXT_ELSEWHERE = re.compile(
+    r"\bread the (full|whole|complete|entire|rest of the) (story|article|report|interview|piece)\b.{0,60}\b(at|on)\b|"
+    r"\bcontinue reading (at|on)\b|"
+    r"\bthe (full|complete|whole|longer) (version|story|article|text|interview)\b.{0,40}\b(is|are) available (at|on)\b|"
+    r"\blesen sie (weiter|mehr) (auf|bei|unter)\b|"
+    r"\blesen sie (den ganzen|die ganze|das ganze|den vollständigen|die vollständige|das vollständige|"
+    r"eine längere|die längere|eine ausführliche|die ausführliche)\b|"
+    r"\blire la suite\b|\bretrouvez l['’]intégralité\b|"
+    r"\b(lee|lea) la noticia completa\b|\bseguir leyendo\b",
+    re.IGNORECASE,
+)
+
+
+def points_to_full_text_elsewhere(body: str, tree: HtmlElement) -> bool:
+    """Whether the article closes with a pointer to its full or longer text elsewhere ("Read the
+    full story at …", "Lesen Sie eine längere Version … unter …"): as the body's last line, or in
+    the page text right after it. A "Read more:" list of related links is not such a pointer."""
+    last = " ".join(body.rsplit("\n", 1)[-1].split())
+    if not last:
+        return False
+    if len(last) <= POINTER_LINE_MAX_CHARS and _FULL_TEXT_ELSEWHERE.search(last):
+        return True
+    page = " ".join(visible_text(tree).split())
+    anchor = last[-80:]
+    at = page.rfind(anchor)
+    return at >= 0 and _FULL_TEXT_ELSEWHERE.search(page[at + len(anchor):at + len(anchor) + POINTER_WINDOW_CHARS]) is not None
+
+
 def partial_signals(body: str, html: str, tree: HtmlElement, jsonld: JsonLdArticle | None,
                     feed_summary: str | None) -> list[str]:
     """The reasons to think ``body`` is only part of the article (empty when it looks complete):
     "jsonld_paywall", "subscribe_ending", "paywall_marker", "shorter_than_wordcount",
-    "feed_summary_only"."""
+    "feed_summary_only", "full_text_elsewhere"."""
     reasons: list[str] = []
     if jsonld is not None and (jsonld.is_accessible_for_free is False or jsonld.paywalled_part) \
             and not _paywalled_content_served(body, jsonld, tree):
@@ -432,6 +465,8 @@ def partial_signals(body: str, html: str, tree: HtmlElement, jsonld: JsonLdArtic
         reasons.append("paywall_marker")
     if jsonld is not None and jsonld.word_count and len(words(body)) < 0.5 * jsonld.word_count:
         reasons.append("shorter_than_wordcount")
+    if points_to_full_text_elsewhere(body, tree):
+        reasons.append("full_text_elsewhere")
     if feed_summary:
         summary = clean_text(feed_summary) or ""
         body_words, summary_words = words(body), words(summary)
@@ -495,6 +530,19 @@ def drop_leading_headings(body: etree._Element, description: str | None) -> None
         body.remove(element)
 
 
+_TRUNCATED = ("…", "...")
+
+
+def choose_title(feed_title: str | None, page_title: str | None) -> str | None:
+    """The feed's title when it gives a whole one: the publisher's own headline for syndication,
+    without the " | Site" suffixes and SEO rewrites of page titles. A feed title cut short ("…",
+    "...") or empty yields to the page's (JSON-LD headline, og:title, cleaned <title>)."""
+    feed = clean_text(feed_title)
+    if feed and not feed.endswith(_TRUNCATED):
+        return feed
+    return page_title or feed
+
+
 def extract_page(
     html: str,
     url: str,
@@ -507,8 +555,8 @@ def extract_page(
 ) -> Extracted | None:
     """The clean body and metadata of one page, or None when the page has no body at all.
 
-    ``published_at`` prefers ``feed_published``, then a site rule's date, JSON-LD, meta tags and
-    last htmldate; anything after ``now`` (default: the current time) is dropped. ``rules``
+    ``title`` prefers ``feed_title`` unless it is truncated (``choose_title``). ``published_at``
+    prefers ``feed_published``, then a site rule's date, JSON-LD, meta tags and last htmldate; anything after ``now`` (default: the current time) is dropped. ``rules``
     defaults to ``domain_rules.DEFAULT_RULES``. ``signals`` names the sources used (see
     ``choose_body``, ``metadata.resolve_published`` and ``partial_signals``)."""
     now = now or datetime.now(UTC)
@@ -533,7 +581,7 @@ def extract_page(
         body, source = choose_body(_trafilatura_text(tree, url, meta.description), meta.jsonld, tree)
     if source:
         signals.append(source)
-    title = meta.title or clean_text(feed_title)
+    title = choose_title(feed_title, meta.title)
     partial = partial_signals(body, html, tree, meta.jsonld, feed_summary)  # before trimming the ending
     body = trim_body(body, meta.title_variants + ([title] if title else []), lambda: link_texts(tree))
     if not body:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -20,8 +21,9 @@ from typing import Any
 
 import apache_beam as beam
 from apache_beam import pvalue
-from apache_beam.transforms.window import TimestampedValue
+from apache_beam.transforms.window import BoundedWindow
 from apache_beam.utils.timestamp import Timestamp
+from apache_beam.utils.windowed_value import WindowedValue
 
 from newsflow.transforms.domain_rules import DEFAULT_RULES, DomainRule
 from newsflow.transforms.extract import Extracted, extract_page
@@ -83,7 +85,7 @@ def build_article(page: Page, extracted: Extracted | None) -> Article | Rejectio
         title=extracted.title or entry.title,
         authors=list(extracted.authors),
         published_at=extracted.published_at,
-        language=extracted.language,
+        language=extracted.language or entry.language,
         summary=entry.summary,
         partial=extracted.partial,
         redirect_chain=list(page.redirect_chain),
@@ -120,15 +122,30 @@ class _ExtractFn(beam.DoFn):
             yield result
 
 
-class _PooledExtractFn(_ExtractFn):
-    """Extracts batches of (page, timestamp) in a pool of ``workers`` processes, created in
-    ``setup`` and shut down in ``teardown``; outputs get their page's timestamp back (batching
-    moved it to the end of the window)."""
+@dataclass
+class _InFlight:
+    page: Page
+    timestamp: Timestamp
+    window: BoundedWindow
+    pool: ProcessPoolExecutor
+    future: Future[Extracted | None]
 
-    def __init__(self, rules: Mapping[str, DomainRule], workers: int) -> None:
+
+class _PooledExtractFn(_ExtractFn):
+    """Extracts pages in a pool of ``workers`` processes, created in ``setup`` and shut down in
+    ``teardown``. Up to ``max_in_flight`` pages are submitted ahead, so the workers keep extracting
+    while this process handles the stages fused after this one; outputs leave in input order
+    (from a later ``process`` call or ``finish_bundle``) with their page's timestamp and window.
+
+    Workers run ``extract.extract_page`` itself, so they import the extractor but not Beam.
+    """
+
+    def __init__(self, rules: Mapping[str, DomainRule], workers: int, max_in_flight: int) -> None:
         super().__init__(rules)
         self._workers = workers
+        self._max_in_flight = max_in_flight
         self._pool: ProcessPoolExecutor | None = None
+        self._in_flight: deque[_InFlight] = deque()
 
     def setup(self) -> None:
         self._pool = ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("forkserver"))
@@ -138,25 +155,37 @@ class _PooledExtractFn(_ExtractFn):
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-    def process(self, batch: Sequence[tuple[Page, Timestamp]]) -> Iterator[Any]:
+    def start_bundle(self) -> None:
+        self._in_flight = deque()
+
+    def process(self, page: Page, timestamp: Any = beam.DoFn.TimestampParam,
+                window: Any = beam.DoFn.WindowParam) -> Iterator[Any]:
         assert self._pool is not None
-        futures: list[Future[Extracted | None]] = [
-            self._pool.submit(run_request, request_for(page), self._rules) for page, _ in batch
-        ]
-        for (page, timestamp), future in zip(batch, futures, strict=True):
-            for output in self._outputs(page, future.result):
+        request = request_for(page)
+        future = self._pool.submit(extract_page, request.html, request.url,
+                                   feed_published=request.feed_published, feed_title=request.feed_title,
+                                   feed_summary=request.feed_summary, now=request.now, rules=self._rules)
+        self._in_flight.append(_InFlight(page, timestamp, window, self._pool, future))
+        yield from self._emit(block=len(self._in_flight) >= self._max_in_flight)
+
+    def finish_bundle(self) -> Iterator[Any]:
+        yield from self._emit(block=True, drain=True)
+
+    def _emit(self, block: bool, drain: bool = False) -> Iterator[Any]:
+        """Outputs of the oldest pages that are done; waits for the oldest one when ``block``."""
+        while self._in_flight and (block or self._in_flight[0].future.done()):
+            item = self._in_flight.popleft()
+            block = drain
+            for output in self._outputs(item.page, item.future.result):
                 if isinstance(output, pvalue.TaggedOutput):
-                    yield pvalue.TaggedOutput(output.tag, TimestampedValue(output.value, timestamp))
+                    yield pvalue.TaggedOutput(output.tag, WindowedValue(output.value, item.timestamp,
+                                                                        (item.window,)))
                 else:
-                    yield TimestampedValue(output, timestamp)
-        if any(isinstance(f.exception(), BrokenProcessPool) for f in futures):
-            # a worker died (e.g. out of memory): its pages are error Rejections; start afresh
-            self.teardown()
-            self.setup()
-
-
-def _with_timestamp(page: Page, timestamp: Any = beam.DoFn.TimestampParam) -> tuple[Page, Timestamp]:
-    return page, timestamp
+                    yield WindowedValue(output, item.timestamp, (item.window,))
+            if item.pool is self._pool and isinstance(item.future.exception(), BrokenProcessPool):
+                # a worker died (e.g. out of memory): the pool's pending pages are error Rejections
+                self.teardown()
+                self.setup()
 
 
 class ExtractArticles(beam.PTransform):
@@ -167,29 +196,26 @@ class ExtractArticles(beam.PTransform):
     ``MIN_BODY_CHARS`` that is not flagged partial is skipped as ``empty_extraction``, like a
     page without any body. ``rules`` are the per-site rules
     (default: a snapshot of ``domain_rules.DEFAULT_RULES`` taken at construction, so they travel
-    with the pipeline to remote workers). ``workers > 0`` batches pages (``BatchElements``) and
-    extracts each batch in a process pool of that size, for the local runners, whose single SDK
-    process would otherwise use one core; leave it at 0 on Dataflow, where every core already
-    runs its own SDK process.
+    with the pipeline to remote workers). ``workers > 0`` extracts in a process pool of that
+    size, up to ``max_in_flight`` pages ahead (default: four per worker), for the local runners,
+    whose single SDK process would otherwise use one core; leave it at 0 on Dataflow, where every
+    core already runs its own SDK process.
     """
 
     def __init__(self, workers: int = 0, rules: Mapping[str, DomainRule] | None = None,
-                 max_batch_size: int = 16) -> None:
+                 max_in_flight: int | None = None) -> None:
         super().__init__()
         if workers < 0:
             raise ValueError(f"workers must be >= 0, got {workers}")
-        if max_batch_size < 1:
-            raise ValueError(f"max_batch_size must be >= 1, got {max_batch_size}")
+        if max_in_flight is not None and max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be >= 1, got {max_in_flight}")
         self._workers = workers
         self._rules = dict(DEFAULT_RULES if rules is None else rules)
-        self._max_batch_size = max_batch_size
+        self._max_in_flight = max_in_flight or 4 * workers
 
     def expand(self, pages: beam.PCollection[Page]) -> pvalue.DoOutputsTuple:
         if self._workers == 0:
-            return pages | "Extract" >> beam.ParDo(_ExtractFn(self._rules)).with_outputs(
-                REJECTED, main="articles")
-        batches = (pages
-                   | "Timestamp" >> beam.Map(_with_timestamp)
-                   | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=self._max_batch_size))
-        return batches | "Extract" >> beam.ParDo(_PooledExtractFn(self._rules, self._workers)).with_outputs(
-            REJECTED, main="articles")
+            fn: _ExtractFn = _ExtractFn(self._rules)
+        else:
+            fn = _PooledExtractFn(self._rules, self._workers, self._max_in_flight)
+        return pages | "Extract" >> beam.ParDo(fn).with_outputs(REJECTED, main="articles")

@@ -188,6 +188,7 @@ def parse_json_feed(body: bytes, url: str, *, now: datetime | None = None) -> Pa
         return ParsedFeed(bozo=True, bozo_message="JSON document is not a JSON Feed (no jsonfeed.org version)")
     items = doc.get("items")
     parsed = ParsedFeed(kind="json", title=plain_text(_str(doc.get("title"))))
+    language = language_tag(_str(doc.get("language")))
     if not isinstance(items, list):
         parsed.bozo, parsed.bozo_message = True, "JSON Feed has no items list"
         return parsed
@@ -207,7 +208,7 @@ def parse_json_feed(body: bytes, url: str, *, now: datetime | None = None) -> Pa
             sitemaps.parse_w3c_datetime(_str(item.get("date_published")) or _str(item.get("date_modified"))),
             now)
         parsed.entries.append(Entry(feed_url=url, url=link, guid=guid, title=title, summary=summary,
-                                    published_at=published))
+                                    published_at=published, language=language))
     return parsed
 
 
@@ -241,6 +242,7 @@ def _parse_with_feedparser(body: bytes, url: str, headers: dict[str, str], now: 
         update_period_s=_update_period_seconds(feed.get("sy_updateperiod"), feed.get("sy_updatefrequency")),
     )
     base = _feedparser_headers(url, headers)["content-location"]
+    language = language_tag(_str(feed.get("language")))
     for index, item in enumerate(result.get("entries", [])):
         guid = _str(item.get("id"))
         title = plain_text(item.get("title"))
@@ -254,8 +256,14 @@ def _parse_with_feedparser(body: bytes, url: str, headers: dict[str, str], now: 
         published = _not_future(_from_struct(item.get("published_parsed") or item.get("updated_parsed")
                                              or item.get("created_parsed")), now)
         parsed.entries.append(Entry(feed_url=url, url=link, guid=guid, title=title, summary=summary,
-                                    published_at=published))
+                                    published_at=published, language=language))
     return parsed
+
+
+def language_tag(value: str | None) -> str | None:
+    """The primary subtag of a declared language (``en-US`` → ``en``); None unless 2-3 letters."""
+    primary = (value or "").strip().replace("_", "-").split("-")[0].lower()
+    return primary if 2 <= len(primary) <= 3 and primary.isascii() and primary.isalpha() else None
 
 
 def _parse_sitemap(body: bytes, url: str, now: datetime) -> ParsedFeed:

@@ -192,7 +192,8 @@ def _geonames() -> Iterable[tuple[str, Place]]:
     for county in cache.get_us_counties():
         yield county["name"], Place("US", "county")
         base = re.sub(r" (?:County|Parish|Borough|Census Area|Municipality|city)$", "", county["name"])
-        if base != county["name"] and len(base) >= 5 and base not in CITY_STOPLIST:
+        if (base != county["name"] and len(base) >= 5 and base not in CITY_STOPLIST
+                and not city_countries().get(base, frozenset()) - {"US"}):
             yield base, Place("US", "town")  # "in Pointe Coupee": a town-like reading
     by_name: dict[str, list[tuple[int, str]]] = {}
     for city in _cities():
@@ -329,20 +330,25 @@ def _word_after(text: str, end: int) -> str:
     return match.group(1).rstrip(".,;:!?'\"") if match else ""
 
 
+def _is_strong_place(word: str) -> bool:
+    place = gazetteer().entries.get(word)
+    return place is not None and place.kind != "town"
+
+
 def looks_like_person(text: str, mention: PlaceMention) -> bool:
     """``Paris Hilton``, ``Michael Jordan``, ``Chad said``: a person-like name used as a person."""
     if mention.surface not in PERSONLIKE or text[mention.start:mention.end] != mention.surface:
         return False  # ALL-CAPS headlines carry no case cue
     after = _word_after(text, mention.end)
     if (after[:1].isupper() and after not in _PLACE_NEXT_WORDS and text[mention.end:mention.end + 1] == " "
-            and gazetteer().entries.get(after) is None):
+            and not _is_strong_place(after)):
         return True
     before = _word_before(text, mention.start)
     if before.lower() in _LOCATIVE_PREV:
         return False
     sentence_start = before.endswith((".", "!", "?", ":", '"', "'")) or not before
     if (before[:1].isupper() and before.isalpha() and not sentence_start
-            and before not in _PERSON_NAME_FRIENDLY_PREV and gazetteer().entries.get(before) is None):
+            and before not in _PERSON_NAME_FRIENDLY_PREV and not _is_strong_place(before)):
         return True
     return mention.surface in _SPEAKER_NAMES and bool(_SAID.match(text, mention.end))
 
@@ -418,9 +424,12 @@ def resolve_mentions(text: str, mentions: list[PlaceMention],
     ambiguous = {p.upper() for p in PERSONLIKE} | {"TURKEY", "GEORGIAN", "GEORGIANS"}
     corroborated = {m.iso for m in mentions + context if m.surface.upper() not in ambiguous}
     person_surfaces = {m.surface for m in mentions if looks_like_person(text, m)}
-    has_food = "TR" not in corroborated and bool(_FOOD_CONTEXT.search(text))
+    surfaces = {m.surface.upper() for m in mentions}
+    has_food = ("TURKEY" in surfaces and "TR" not in corroborated
+                and bool(_FOOD_CONTEXT.search(text)))
     georgia_iso = "GE"
-    if not _GEORGIA_COUNTRY_CONTEXT.search(text) and ("US" in corroborated or "Atlanta" in text):
+    if (surfaces & {"GEORGIA", "GEORGIAN", "GEORGIANS"} and not _GEORGIA_COUNTRY_CONTEXT.search(text)
+            and ("US" in corroborated or "Atlanta" in text)):
         georgia_iso = "US"
     resolved = []
     for mention in mentions:

@@ -36,8 +36,8 @@ from newsflow.transforms.netguard import (
     parse_networks,
     resolve_checked,
 )
-from newsflow.transforms.politeness import HostGate, host_key
-from newsflow.transforms.robots import RobotsCache, RobotsRules
+from newsflow.transforms.politeness import host_key, shared_gate
+from newsflow.transforms.robots import RobotsRules, shared_cache
 
 FetchKind = Literal["page", "feed", "robots", "any"]
 Outcome = Literal["ok", "not_modified", "skip", "error"]
@@ -125,6 +125,8 @@ class FetchResult:
     attempts: int = 1
     error_class: str | None = None
     message: str | None = None
+    moved_permanently: bool = False
+    """Redirects were followed and every one was permanent (301/308): ``final_url`` replaces ``url``."""
 
     @property
     def etag(self) -> str | None:
@@ -537,9 +539,14 @@ _STATUS_PHRASE = re.compile(r"\s+")
 
 
 class HttpClient:
-    """Thread-safe fetcher for one worker: one pooled connection pool, one per-host gate, one
-    robots cache. ``sleep`` and ``clock`` drive backoff, politeness and cache expiry (tests fake
-    them); socket timeouts always run on the real clock."""
+    """Thread-safe fetcher: one pooled connection pool of its own; the per-host gate and the robots
+    cache are the worker process's (``politeness.shared_gate``, ``robots.shared_cache``), shared by
+    every client with the same policy and clock, so two stages in one process are polite together
+    and robots.txt is fetched once per origin. ``sleep`` and ``clock`` drive backoff, politeness and
+    cache expiry (tests fake them); socket timeouts always run on the real clock.
+
+    Every fetch learns its host's Crawl-delay from robots.txt; only pages obey Disallow (feeds,
+    sitemaps and discovery probes come from the operator's list, which robots.txt does not veto)."""
 
     def __init__(self, policy: FetchPolicy, *, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -562,8 +569,8 @@ class HttpClient:
             cookies=_reject_all_cookies(),
             headers={"User-Agent": policy.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
         )
-        self.gate = HostGate(policy.host_concurrency, policy.host_delay_s, sleep=sleep, clock=clock)
-        self.robots = RobotsCache(self._load_robots, clock=clock)
+        self.gate = shared_gate(policy.host_concurrency, policy.host_delay_s, sleep=sleep, clock=clock)
+        self.robots = shared_cache(policy, clock=clock)
 
     def close(self) -> None:
         self._client.close()
@@ -598,6 +605,13 @@ class HttpClient:
             self._sleep(backoff_delay(attempt, retry_after, self.policy.backoff_base_s,
                                       self.policy.backoff_max_s, self._rng))
 
+    def site_sitemaps(self, url: str) -> tuple[str, ...]:
+        """The ``Sitemap:`` URLs of the robots.txt of ``url``'s origin (fetched once per process and
+        TTL); none when robots.txt is not respected, missing or unreachable."""
+        if not self.policy.respect_robots:
+            return ()
+        return self.robots.rules_for(url, self._load_robots).sitemaps
+
     # -- internals
 
     def _wire_url(self, url: str) -> str:
@@ -624,19 +638,24 @@ class HttpClient:
             return RobotsRules.from_text(result.text or "", self.policy.user_agent)
         if result.reason == "blocked_address":
             return RobotsRules("blocked")
+        if result.reason == "too_many_redirects":  # RFC 9309 §2.3.1.2: may be taken as unavailable
+            return RobotsRules("allow_all")
         if result.outcome == "error":
             return RobotsRules.from_status(result.status)
         return RobotsRules("allow_all")  # too large, redirect loop, odd type: no usable rules
 
-    def _robots_verdict(self, url: str) -> str | None:
-        """The skip reason robots.txt imposes on ``url``, or None to go ahead."""
-        rules = self.robots.rules_for(url)
+    def _robots_verdict(self, url: str, kind: FetchKind) -> str | None:
+        """The skip reason robots.txt imposes on ``url``, or None to go ahead. Any kind learns the
+        host's Crawl-delay; only a page is held back by a deferral, a block or a Disallow."""
+        rules = self.robots.rules_for(url, self._load_robots)
+        if rules.crawl_delay_s:
+            self.gate.raise_delay(host_key(url), rules.crawl_delay_s)
+        if kind != "page":
+            return None
         if rules.state == "deferred":
             return "host_deferred"
         if rules.state == "blocked":
             return "blocked_address"
-        if rules.crawl_delay_s:
-            self.gate.raise_delay(host_key(url), rules.crawl_delay_s)
         return None if rules.allows(url) else "robots_disallowed"
 
     def _attempt(self, url: str, kind: FetchKind, etag: str | None,
@@ -645,6 +664,7 @@ class HttpClient:
         policy = self.policy
         current, seen = url, {url_key(url)}
         chain: list[str] = []
+        permanent = True
         budget = policy.total_timeout_s
         for hop_index in range(policy.max_redirects + 1):
             parts = urlsplit(current)
@@ -658,8 +678,8 @@ class HttpClient:
                 check_hostname(parts.hostname, self._allowed)
             except BlockedAddress as exc:
                 return self._skip(url, current, chain, "blocked_address", str(exc)), False, None
-            if kind == "page" and policy.respect_robots:
-                verdict = self._robots_verdict(current)
+            if kind != "robots" and policy.respect_robots:
+                verdict = self._robots_verdict(current, kind)
                 if verdict is not None:
                     return self._skip(url, current, chain, verdict,
                                       f"robots.txt of {parts.hostname}: {verdict}"), False, None
@@ -668,18 +688,22 @@ class HttpClient:
             budget -= hop.elapsed_s
             if hop.location is None:
                 assert hop.result is not None
+                hop.result.moved_permanently = bool(chain) and permanent
                 return hop.result, hop.transient, hop.retry_after
             if policy.replay_prefix is not None:
                 target = replay_original(hop.location, self._wire_url(current), current, policy.replay_prefix)
             else:
                 target = urljoin(current, hop.location)
-            if url_key(target) in seen:
-                return self._skip(url, current, chain, "redirect_loop",
-                                  f"{current} redirects back to {target}", hop.status), False, None
+            if url_key(target) in seen:  # a loop: never ends, however many hops are allowed
+                return self._error(url, current, chain, "too_many_redirects", None, hop.status,
+                                   error_class="TooManyRedirects",
+                                   message=f"redirect loop: {current} redirects back to {target}"), False, None
             if hop_index == policy.max_redirects:
-                return self._skip(url, current, chain, "too_many_redirects",
-                                  f"more than {policy.max_redirects} redirects", hop.status), False, None
+                return self._error(url, current, chain, "too_many_redirects", None, hop.status,
+                                   error_class="TooManyRedirects",
+                                   message=f"more than {policy.max_redirects} redirects"), False, None
             chain.append(current)
+            permanent = permanent and hop.status in (301, 308)
             seen.add(url_key(target))
             current = target
             if budget <= 0:

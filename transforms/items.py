@@ -47,6 +47,8 @@ class Entry:
     feed_name: str | None = None
     region_hint: str | None = None
     tags: tuple[str, ...] = ()
+    language: str | None = None
+    """The feed's declared language (primary subtag), a fallback for pages that declare none."""
 
 
 @dataclass

@@ -215,10 +215,10 @@ def jsonld_articles(tree: HtmlElement) -> list[JsonLdArticle]:
 
 
 def meta_tags(tree: HtmlElement) -> dict[str, str]:
-    """<meta> contents keyed by lower-cased name/property/itemprop (first occurrence wins)."""
+    """<meta> contents keyed by lower-cased name/property/itemprop/http-equiv (first occurrence wins)."""
     tags: dict[str, str] = {}
     for meta in tree.iter("meta"):
-        key = meta.get("property") or meta.get("name") or meta.get("itemprop")
+        key = meta.get("property") or meta.get("name") or meta.get("itemprop") or meta.get("http-equiv")
         content = meta.get("content")
         if not key or content is None:
             if meta.get("itemprop") and meta.get("datetime"):

@@ -1,4 +1,5 @@
-"""robots.txt per origin (RFC 9309), cached with a TTL.
+"""robots.txt per origin (RFC 9309), cached with a TTL; one cache per worker process and fetch policy
+(``shared_cache``), so robots.txt is fetched once per origin per process, not once per client.
 
 A small RFC 9309 matcher rather than urllib.robotparser, which takes the first matching line instead
 of the longest, ignores ``*`` and ``$`` wildcards and keeps only whole-second Crawl-delays.
@@ -10,7 +11,7 @@ import functools
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -104,6 +105,18 @@ def parse_groups(text: str) -> list[Group]:
     return groups
 
 
+def parse_sitemaps(text: str) -> tuple[str, ...]:
+    """The absolute http(s) URLs of the ``Sitemap:`` lines (RFC 9309 §2.2.4: outside any group),
+    in file order, without repeats."""
+    found: dict[str, None] = {}
+    for raw in text.splitlines():
+        name, _, value = raw.split("#", 1)[0].partition(":")
+        url = value.strip()
+        if name.strip().lower() == "sitemap" and urlsplit(url).scheme in ("http", "https") and urlsplit(url).hostname:
+            found.setdefault(url, None)
+    return tuple(found)
+
+
 def select_group(groups: list[Group], user_agent: str) -> Group | None:
     """The merged groups naming our product token, else the merged ``*`` groups (RFC 9309 §2.2.1)."""
     token = product_token(user_agent)
@@ -132,18 +145,20 @@ def is_allowed(rules: tuple[Rule, ...], url: str) -> bool:
 
 @dataclass(frozen=True)
 class RobotsRules:
-    """What one origin's robots.txt says for us; ``deferred`` and ``blocked`` mean: do not fetch now."""
+    """What one origin's robots.txt says for us; ``deferred`` and ``blocked`` mean: do not fetch now.
+    ``sitemaps`` are the file's ``Sitemap:`` URLs, whatever the groups say."""
 
     state: RobotsState
     rules: tuple[Rule, ...] = ()
     crawl_delay_s: float | None = None
+    sitemaps: tuple[str, ...] = ()
 
     @classmethod
     def from_text(cls, text: str, user_agent: str) -> RobotsRules:
         group = select_group(parse_groups(text), user_agent)
         if group is None:
-            return cls("allow_all")
-        return cls("rules", group.rules, group.crawl_delay_s)
+            return cls("allow_all", sitemaps=parse_sitemaps(text))
+        return cls("rules", group.rules, group.crawl_delay_s, parse_sitemaps(text))
 
     @classmethod
     def from_status(cls, status: int | None) -> RobotsRules:
@@ -160,14 +175,18 @@ class RobotsRules:
         return is_allowed(self.rules, url)
 
 
+Load = Callable[[str], RobotsRules]
+
+
 class RobotsCache:
     """Thread-safe per-origin cache of ``RobotsRules``; one load per origin at a time.
 
-    ``load(robots_url)`` fetches and interprets the file; rules live ``ttl_s`` (6 h), a deferral
+    ``load(robots_url)`` fetches and interprets the file (given here, or per call to ``rules_for``
+    when the cache outlives the client that loads); rules live ``ttl_s`` (6 h), a deferral
     ``deferred_ttl_s`` so a host that was briefly down is retried soon.
     """
 
-    def __init__(self, load: Callable[[str], RobotsRules], *, ttl_s: float = ROBOTS_TTL_S,
+    def __init__(self, load: Load | None = None, *, ttl_s: float = ROBOTS_TTL_S,
                  deferred_ttl_s: float = DEFERRED_TTL_S,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._load = load
@@ -185,7 +204,11 @@ class RobotsCache:
         expires_at, rules = entry
         return rules if self._clock() < expires_at else None
 
-    def rules_for(self, url: str) -> RobotsRules:
+    def rules_for(self, url: str, load: Load | None = None) -> RobotsRules:
+        """The rules for ``url``'s origin, loaded (with ``load``, else the cache's own) when missing or stale."""
+        load = load or self._load
+        if load is None:
+            raise ValueError("RobotsCache.rules_for needs a load function")
         key = origin_key(url)
         with self._lock:
             rules = self._fresh(key)
@@ -197,8 +220,39 @@ class RobotsCache:
                 rules = self._fresh(key)
             if rules is not None:
                 return rules
-            rules = self._load(robots_url(url))
+            rules = load(robots_url(url))
             ttl = self._deferred_ttl_s if rules.state == "deferred" else self._ttl_s
             with self._lock:
                 self._entries[key] = (self._clock() + ttl, rules)
             return rules
+
+
+_SHARED_CACHES: dict[tuple[Hashable, Hashable], RobotsCache] = {}
+_SHARED_CACHES_LOCK = threading.Lock()
+
+
+def _callable_key(fn: Callable[..., object]) -> Hashable:
+    """``fn`` itself when hashable (two bound methods of one object are equal), else its identity
+    (the registered object keeps ``fn`` alive, so the id stays unique)."""
+    try:
+        hash(fn)
+    except TypeError:
+        return id(fn)
+    return fn
+
+
+def shared_cache(key: Hashable, *, clock: Callable[[], float] = time.monotonic) -> RobotsCache:
+    """The process's ``RobotsCache`` for ``key`` (e.g. the fetch policy: user agent, network and
+    replay settings decide what robots.txt says), created on first use; thread-safe. The cache has
+    no loader of its own: callers pass theirs to ``rules_for``."""
+    with _SHARED_CACHES_LOCK:
+        cache = _SHARED_CACHES.get((key, _callable_key(clock)))
+        if cache is None:
+            cache = _SHARED_CACHES[(key, _callable_key(clock))] = RobotsCache(clock=clock)
+        return cache
+
+
+def forget_shared_caches() -> None:
+    """Drop the process's shared robots caches: a test's isolation (servers on reused ports)."""
+    with _SHARED_CACHES_LOCK:
+        _SHARED_CACHES.clear()

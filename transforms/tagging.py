@@ -2,9 +2,10 @@
 
 ``tag_text`` is the pure tagger; ``TagArticles`` applies it to a PCollection of ``Article``.
 
-Countries are split by salience: ``countries`` are the ones the story is about (named in the title,
-the dateline or the lead, or mentioned nearly as often as the most salient one), ``mentioned_countries``
-the rest. A publisher's region hint is a weak prior: it breaks a tie, never adds a country.
+Countries are split by salience (title, dateline and lead count more than the body; names more than
+demonyms): ``countries`` are the ones the story is about (the most salient one, and any other scoring
+at least ``ABOUT_RATIO`` of it and ``ABOUT_MIN_SCORE``), ``mentioned_countries`` the rest. A
+publisher's region hint is a weak prior: it breaks a tie, never adds a country.
 """
 
 from __future__ import annotations
@@ -80,8 +81,7 @@ def split_dateline(body: str) -> tuple[str, str]:
 
 
 def _is_all_caps(text: str) -> bool:
-    letters = [ch for ch in text if ch.isalpha()]
-    return len(letters) >= 4 and all(ch.isupper() for ch in letters)
+    return text == text.upper() and sum(ch.isalpha() for ch in text[:40]) >= 4
 
 
 def _normalize_hint(region_hint: str | None) -> str | None:
@@ -160,6 +160,9 @@ def tag_text(title: str | None, body: str, *, region_hint: str | None = None,
     body = body or ""
     body_start = len(title) + 2 if title else 0
     document = f"{title}\n\n{body}" if title else body
+    if title and body.startswith(title):  # extracted bodies often repeat the headline first
+        body_start += len(title)
+        body = body[len(title):]
     dateline, _ = split_dateline(body)
     title_end = len(title)
     dateline_end = body_start + len(dateline)
@@ -176,7 +179,7 @@ def tag_text(title: str | None, body: str, *, region_hint: str | None = None,
     scores = score_countries(mentions, title_end, dateline_end, lead_end)
     countries, mentioned = _rank_countries(scores, _normalize_hint(region_hint))
     subregions, regions = _roll_up(countries)
-    primary_region = next(iter(_roll_up(countries[:1])[0]), None)
+    primary_region = subregions[0] if subregions else None  # of the most salient country with one
 
     evidence = None
     if explain:

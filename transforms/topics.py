@@ -1,9 +1,10 @@
 """IPTC Media Topics by weighted keyword and phrase lexicons.
 
 The lexicon (``data/topic_lexicon.tsv``, hand-written) maps terms to a top-level or second-level
-Media Topic code with a weight. A document's score per code is the sum of its matched terms, a
+Media Topic code (or ``NO_TOPIC``) with a weight. A document's score per code is the sum of its matched terms, a
 title match counting ``TITLE_WEIGHT`` times and a lead-paragraph match ``LEAD_WEIGHT`` times a
-body match; repeats of one term count less each time. Top-level scores include their children.
+body match; repeats of one term count less each time. A term may vote for several codes (a story of
+two topics, such as a drug maker's recall). Top-level scores include their children.
 """
 
 from __future__ import annotations
@@ -18,16 +19,24 @@ import ahocorasick
 
 from newsflow.transforms.items import TopicTag
 
-TITLE_WEIGHT = 3.0
+TITLE_WEIGHT = 2.0
 LEAD_WEIGHT = 1.5
 LEAD_CHARS = 300
 MAX_REPEATS = 3
-"""A term counts at most this many times per zone, each repeat half the one before."""
+"""A term counts at most this many times per code, each repeat half the one before, whatever the
+zone: a headline word repeated in the lead adds half as much again (short items, such as a title
+and a one-sentence summary, often say the same thing twice)."""
 MIN_TOPIC_SCORE = 2.0
 """Below this a document gets no topic at all."""
 SECONDARY_RATIO = 0.8
 """Another top-level topic is tagged when it scores at least this share of the primary."""
 MAX_TOPICS = 3
+ECONOMY = "medtop:04000000"
+BUSINESS_SIDE = frozenset({"medtop:09000000", "medtop:07000000", "medtop:02000000"})
+"""Labour, health and crime stories that also carry clear business vocabulary (a strike at an
+airline, a drug maker's recall, an executive's fraud trial) are company news as well..."""
+BUSINESS_SIDE_RATIO = 0.5
+"""...so they are also tagged economy when it scores at least this share of the primary."""
 SECOND_LEVEL_MIN_SCORE = 4.0
 SECOND_LEVEL_RATIO = 0.4
 """A second-level code is tagged when it is this share of its top level and above the minimum."""
@@ -71,48 +80,61 @@ def top_level_codes() -> list[str]:
     return sorted(code for code, topic in media_topics().items() if topic.level == 1)
 
 
+NO_TOPIC = "-"
+"""Lexicon code of a phrase that votes for nothing but, being longer, keeps a shorter term inside
+it from matching ("won't" is not "won", "team up" is not a sports team)."""
+
+
 class TopicLexicon:
     """Two Aho-Corasick automata over the lexicon: case-sensitive terms (names, acronyms) on the
     text as written, the rest on the lower-cased text."""
 
     def __init__(self, rows: list[tuple[str, str, float]]):
         topics = media_topics()
-        self._cased = ahocorasick.Automaton()
-        self._folded = ahocorasick.Automaton()
+        entries: dict[tuple[bool, str], list[tuple[str, str, bool, str, float]]] = {}
         for term, code, weight in rows:
-            if code not in topics:
+            if code != NO_TOPIC and code not in topics:
                 raise ValueError(f"topic lexicon: unknown Media Topic code {code!r} for {term!r}")
             prefix = term.endswith("*")
             key = term.rstrip("*")
-            automaton = self._folded if key == key.lower() else self._cased
-            automaton.add_word(key, (term, key, prefix, code, weight))
+            votes = entries.setdefault((key == key.lower(), key), [])
+            if any(entry[2] != prefix or entry[3] == code for entry in votes):
+                raise ValueError(f"topic lexicon: {term!r} is listed twice for {code!r} or with and without '*'")
+            votes.append((term, key, prefix, code, weight))
+        self._cased = ahocorasick.Automaton()
+        self._folded = ahocorasick.Automaton()
+        for (folded, key), votes in entries.items():
+            (self._folded if folded else self._cased).add_word(key, tuple(votes))
         for automaton in (self._cased, self._folded):
             if len(automaton):
                 automaton.make_automaton()
 
     def find(self, text: str, folded: str | None = None) -> list[TermHit]:
-        """Leftmost-longest word-bounded term hits; ``folded`` is ``text.lower()`` if at hand."""
+        """Leftmost-longest word-bounded term hits, one per code the term votes for; ``folded`` is
+        ``text.lower()`` if at hand."""
         folded = text.lower() if folded is None else folded
         candidates = []
         for automaton, haystack in ((self._cased, text), (self._folded, folded)):
             if not len(automaton):
                 continue
-            for end_index, (term, key, prefix, code, weight) in automaton.iter(haystack):
+            for end_index, votes in automaton.iter(haystack):
+                _, key, prefix, _, _ = votes[0]
                 end = end_index + 1
                 start = end - len(key)
                 if start > 0 and haystack[start - 1].isalnum():
                     continue
                 if not prefix and end < len(haystack) and haystack[end].isalnum():
                     continue
-                candidates.append((start, start - end, term, code, weight))
+                candidates.append((start, start - end, votes))
         candidates.sort(key=lambda c: (c[0], c[1]))
         hits: list[TermHit] = []
         cursor = 0
-        for start, neg_len, term, code, weight in candidates:
+        for start, neg_len, votes in candidates:
             if start < cursor:
                 continue
             cursor = start - neg_len
-            hits.append(TermHit(start, cursor, term, code, weight))
+            hits += [TermHit(start, cursor, term, code, weight) for term, _, _, code, weight in votes
+                     if code != NO_TOPIC]
         return hits
 
 
@@ -131,11 +153,11 @@ def topic_lexicon() -> TopicLexicon:
 def score_hits(hits: list[tuple[TermHit, float]]) -> dict[str, float]:
     """Per-code scores from (hit, zone weight) pairs; each top level also gets its children's."""
     topics = media_topics()
-    seen: dict[tuple[str, float], int] = {}
+    seen: dict[tuple[str, str], int] = {}
     scores: dict[str, float] = {}
     for hit, zone_weight in hits:
-        repeats = seen.get((hit.term, zone_weight), 0)
-        seen[(hit.term, zone_weight)] = repeats + 1
+        repeats = seen.get((hit.term, hit.code), 0)
+        seen[(hit.term, hit.code)] = repeats + 1
         if repeats >= MAX_REPEATS:
             continue
         value = hit.weight * zone_weight / (2 ** repeats)
@@ -147,18 +169,22 @@ def score_hits(hits: list[tuple[TermHit, float]]) -> dict[str, float]:
 
 
 def choose_topics(scores: dict[str, float]) -> list[TopicTag]:
-    """The tagged topics, primary first: top levels above the floor and close to the best one,
-    each followed by its clearly supported second-level codes."""
+    """The tagged topics, primary first: top levels above the floor and close to the best one (or
+    a business side of the primary, see ``BUSINESS_SIDE``), each followed by its clearly supported
+    second-level codes."""
     topics = media_topics()
     tops = sorted(((s, c) for c, s in scores.items() if topics[c].level == 1), key=lambda x: (-x[0], x[1]))
     if not tops or tops[0][0] < MIN_TOPIC_SCORE:
         return []
     total = sum(s for s, _ in tops)
-    best = tops[0][0]
+    best, primary = tops[0]
+    chosen = [(score, code) for score, code in tops[:MAX_TOPICS] if score >= SECONDARY_RATIO * best]
+    side = scores.get(ECONOMY, 0.0)
+    if (primary in BUSINESS_SIDE and len(chosen) < MAX_TOPICS and ECONOMY not in (c for _, c in chosen)
+            and side >= BUSINESS_SIDE_RATIO * best):
+        chosen.append((side, ECONOMY))
     tags: list[TopicTag] = []
-    for score, code in tops[:MAX_TOPICS]:
-        if score < SECONDARY_RATIO * best:
-            break
+    for score, code in chosen:
         confidence = round(score / total, 3)
         tags.append(TopicTag(code, topics[code].label, confidence))
         children = sorted(((s, c) for c, s in scores.items()
