@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 EXAMPLE_URL = "https://seoul-herald.example/2024/07/29/trilateral.html"
 BOJ_ORIGINAL = "https://seoul-herald.example/2024/07/31/boj-rate-rise.html"
-BOJ_COPY = "https://pacific-wire.example/partners/boj-raises-rates.html"
+BOJ_COPY = "https://pacific-wire.example/partners/2024/07/31/bank-of-japan-rate-rise.html"
 
 
 def demo_argv(output: Path, prefix: str) -> list[str]:

@@ -47,11 +47,11 @@ def test_scores_roll_up_and_repeats_decay():
 
 def test_choose_topics_primary_then_children():
     tags = choose_topics({"medtop:11000000": 10.0, "medtop:20000638": 6.0, "medtop:20000593": 2.0,
-                          "medtop:04000000": 8.0, "medtop:15000000": 2.0})
+                          "medtop:04000000": 9.0, "medtop:15000000": 1.0})
     assert tags == [TopicTag("medtop:11000000", "politics and government", 0.5),
                     TopicTag("medtop:20000638", "international relations", 0.3),
-                    TopicTag("medtop:04000000", "economy, business and finance", 0.4)]
-    assert choose_topics({"medtop:11000000": 10.0, "medtop:04000000": 7.9})[1:] == []  # not close enough
+                    TopicTag("medtop:04000000", "economy, business and finance", 0.45)]
+    assert choose_topics({"medtop:11000000": 10.0, "medtop:04000000": 8.9})[1:] == []  # not close enough
     assert choose_topics({"medtop:15000000": 1.9}) == []  # below the floor
 
 

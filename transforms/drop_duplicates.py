@@ -96,8 +96,22 @@ class _Record(NamedTuple):
     site: int = 0
 
 
+PUBLICATION_ORDER_WINDOW = timedelta(hours=24)
+
+
+def arrival_time(article: Article) -> datetime:
+    """When a story counts as having arrived: its publication time if that is earlier than its fetch,
+    but never more than a day earlier. In one batch run every page is fetched within seconds, so the
+    order of concurrent fetches would otherwise decide which copy is canonical; this way the copy
+    published first is, and a wrong or stale date cannot move a story far back in time."""
+    fetched, published = article.fetched_at, article.published_at
+    if published is None or published >= fetched:
+        return fetched
+    return max(published, fetched - PUBLICATION_ORDER_WINDOW)
+
+
 def _article_keys(article: Article) -> DocKeys:
-    return doc_keys(article.id, article.fetched_at, article.body, site=article.site, url=article.url,
+    return doc_keys(article.id, arrival_time(article), article.body, site=article.site, url=article.url,
                     canonical_url=article.canonical_url, guid=article.guid)
 
 
@@ -308,7 +322,7 @@ def _round_messages(record: _Record) -> Iterator[tuple[int, tuple[str, Any]]]:
 
 
 def _record_ts(record: _Record) -> int:
-    return epoch_seconds(record.article.fetched_at)
+    return epoch_seconds(arrival_time(record.article))
 
 
 class _EmitFn(beam.DoFn):

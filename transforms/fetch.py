@@ -126,7 +126,8 @@ class FetchPages(beam.PTransform):
     """Fetch each ``Entry``'s page: ``pages`` (Page) and ``rejected`` (Rejection) outputs.
 
     One pooled ``HttpClient`` per DoFn instance, up to ``max_in_flight`` fetches at once per
-    instance, per-host politeness and robots.txt as the policy says. Every input element yields
+    instance, per-host politeness and robots.txt as the policy says; the per-host gate and robots
+    cache are the worker process's, shared with the feed stage (``HttpClient``). Every input element yields
     exactly one output, on one of the two tags, with the input's timestamp and window; a failing
     URL never fails the bundle. Counters (namespace ``newsflow``): ``fetch.pages_ok``,
     ``fetch.skipped.<reason>``, ``fetch.failed.<reason>``.

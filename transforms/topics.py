@@ -1,10 +1,11 @@
 """IPTC Media Topics by weighted keyword and phrase lexicons.
 
 The lexicon (``data/topic_lexicon.tsv``, hand-written) maps terms to a top-level or second-level
-Media Topic code (or ``NO_TOPIC``) with a weight. A document's score per code is the sum of its matched terms, a
-title match counting ``TITLE_WEIGHT`` times and a lead-paragraph match ``LEAD_WEIGHT`` times a
-body match; repeats of one term count less each time. A term may vote for several codes (a story of
-two topics, such as a drug maker's recall). Top-level scores include their children.
+Media Topic code (or ``NO_TOPIC``) with a weight. A document's score per code is the sum of its
+matched terms, a title match counting ``TITLE_WEIGHT`` times and a lead-paragraph match
+``LEAD_WEIGHT`` times a body match; repeats of one term count less each time. A term may vote for
+several codes (a story of two topics, such as a drug maker's recall). Top-level scores include their
+children.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ zone: a headline word repeated in the lead adds half as much again (short items,
 and a one-sentence summary, often say the same thing twice)."""
 MIN_TOPIC_SCORE = 2.0
 """Below this a document gets no topic at all."""
-SECONDARY_RATIO = 0.8
+SECONDARY_RATIO = 0.9
 """Another top-level topic is tagged when it scores at least this share of the primary."""
 MAX_TOPICS = 3
 ECONOMY = "medtop:04000000"

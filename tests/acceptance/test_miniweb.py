@@ -232,11 +232,6 @@ class Evaluator:
                         return state
         return None
 
-    def is_listed(self, url: str) -> bool:
-        host = (urlsplit(url).hostname or "").lower()
-        parts = urlsplit(url)
-        return any(e["host"] == host and e["path"] == (parts.path or "/") for e in self.m["entries"])
-
     # -- per kind
 
     def article(self, entry: dict[str, Any]) -> None:
