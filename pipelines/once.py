@@ -36,6 +36,7 @@ from newsflow.transforms.feed_state import (
 from newsflow.transforms.fetch import FetchPages
 from newsflow.transforms.http import FetchPolicy
 from newsflow.transforms.items import REJECTED, Article, FeedSpec, Rejection
+from newsflow.transforms.known_entries import SkipKnownEntries
 from newsflow.transforms.polling import schedule
 from newsflow.transforms.progress import LogProgress
 from newsflow.transforms.read_feeds import ReadFeeds
@@ -165,7 +166,8 @@ def build(pipeline: beam.Pipeline, run: RunPlan, feed_states: Mapping[str, Any])
     read = (pipeline
             | "Feeds" >> beam.Create(run.feeds)
             | "ReadFeeds" >> ReadFeeds(policy, validators=feed_states))
-    fetched = read.entries | "FetchPages" >> FetchPages(policy, max_in_flight=opts.max_in_flight)
+    fresh = read.entries | "SkipKnownEntries" >> SkipKnownEntries(opts.output)
+    fetched = fresh | "FetchPages" >> FetchPages(policy, max_in_flight=opts.max_in_flight)
     pages = fetched.pages | "FetchProgress" >> LogProgress("pages fetched")
     extracted = pages | "ExtractArticles" >> ExtractArticles(workers=opts.extract_workers)
     cleaned = (extracted.articles
@@ -189,7 +191,8 @@ def build(pipeline: beam.Pipeline, run: RunPlan, feed_states: Mapping[str, Any])
 
 
 STAGE_LINES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("feeds", ("feeds.polled", "feeds.not_modified", "feeds.unchanged", "feeds.bozo", "feeds.entries")),
+    ("feeds", ("feeds.polled", "feeds.not_modified", "feeds.unchanged", "feeds.bozo", "feeds.entries",
+               "feeds.entries_known")),
     ("fetch", ("fetch.pages_ok",)),
     ("extract", ("extract.articles",)),
     ("repeats", ("repeats.pages_changed",)),

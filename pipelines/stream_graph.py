@@ -64,6 +64,7 @@ from newsflow.transforms.feed_state import (
 from newsflow.transforms.fetch import FetchPages
 from newsflow.transforms.http import FetchPolicy, HttpClient
 from newsflow.transforms.items import REJECTED, FeedSpec, Rejection
+from newsflow.transforms.known_entries import SkipKnownEntries
 from newsflow.transforms.polling import is_due, schedule
 from newsflow.transforms.read_feeds import (
     FEED_STATE,
@@ -185,7 +186,8 @@ def build_stream(pipeline: beam.Pipeline, run: RunPlan, ticks: Any = None,
         ticks = pipeline | "Ticks" >> PeriodicImpulse(start_timestamp=time.time(), fire_interval=tick_s)
     polled = ticks | "PollDueFeeds" >> PollDueFeeds(run.feeds, policy, opts.poll_interval_s,
                                                     opts.min_poll_interval_s, load_feed_states(opts.output))
-    fetched = polled.entries | "FetchPages" >> FetchPages(policy, max_in_flight=opts.max_in_flight)
+    fresh = polled.entries | "SkipKnownEntries" >> SkipKnownEntries(opts.output)
+    fetched = fresh | "FetchPages" >> FetchPages(policy, max_in_flight=opts.max_in_flight)
     extracted = fetched.pages | "ExtractArticles" >> ExtractArticles(workers=opts.extract_workers)
     cleaned = extracted.articles | "RemoveRepeatedText" >> RemoveRepeatedText()
     deduped = cleaned | "DropDuplicates" >> DropDuplicates(

@@ -155,12 +155,17 @@ def _exact_keys(body_digest: str | None, url: str | None, canonical_url: str | N
     urls = [("url", normalize_url(url))] if url else []
     if canonical_url and (normalized := normalize_url(canonical_url)) not in (u for _, u in urls):
         urls.append(("canonical_url", normalized))
-    keys += [(kind, key64("url:" + u)) for kind, u in urls]  # one key space: a url may be a canonical
+    keys += [(kind, url_key(u)) for kind, u in urls]  # one key space: a url may be a canonical
     if guid and guid.strip():
         keys.append(("guid", key64(f"guid:{site}:{guid.strip()}")))
     if body_digest:
         keys.append(("body_hash", key64("body:" + body_digest)))
     return keys
+
+
+def url_key(url: str) -> int:
+    """The exact key of a URL (normalised first), shared by links and canonical URLs."""
+    return key64("url:" + normalize_url(url))
 
 
 def epoch_seconds(ts: datetime) -> int:
