@@ -64,7 +64,6 @@ from newsflow.transforms.feed_state import (
 from newsflow.transforms.fetch import FetchPages
 from newsflow.transforms.http import FetchPolicy, HttpClient
 from newsflow.transforms.items import REJECTED, FeedSpec, Rejection
-from newsflow.transforms.known_entries import SkipKnownEntries
 from newsflow.transforms.polling import is_due, schedule
 from newsflow.transforms.read_feeds import (
     FEED_STATE,
@@ -76,12 +75,13 @@ from newsflow.transforms.read_feeds import (
 )
 from newsflow.transforms.repeats import RemoveRepeatedText
 from newsflow.transforms.tagging import TagArticles
+from newsflow.transforms.urls import site_of
 from newsflow.transforms.write_dataset import DATASET_SCHEMAS
 from newsflow.transforms.write_windows import WriteWindowedDataset
 
 
 def poll_if_due(spec: FeedSpec, known: Mapping[str, FeedState], now: datetime, fetch: Any, *,
-                base_s: float, min_s: float) -> FeedRead | None:
+                base_s: float, min_s: float, site_sitemaps: Any = None) -> FeedRead | None:
     """One tick of one feed: None when it is not due at ``now``; else what the poll read, its states
     scheduled from ``now`` (the tick's event time, the clock the due check uses too).
 
@@ -92,7 +92,7 @@ def poll_if_due(spec: FeedSpec, known: Mapping[str, FeedState], now: datetime, f
     if not is_due(current, now):
         return None
     try:
-        read = read_feed(spec, fetch, known)
+        read = read_feed(spec, fetch, known, site_sitemaps=site_sitemaps)
     except Exception as exc:  # one broken feed never fails the poller
         read = FeedRead(rejected=[Rejection.error(STAGE, spec.url, exc, feed_url=spec.url, reason=UNEXPECTED_ERROR)],
                         counters=["feeds.polled", f"feeds.failed.{UNEXPECTED_ERROR}"])
@@ -116,11 +116,12 @@ class _PollDueFeeds(beam.DoFn):
     STATES = ReadModifyWriteStateSpec("feed_states", PickleCoder())
 
     def __init__(self, policy: FetchPolicy, base_interval_s: float, min_interval_s: float,
-                 initial: Mapping[str, FeedState]):
+                 initial: Mapping[str, FeedState], sitemap_readers: frozenset[str] = frozenset()):
         self._policy = policy
         self._base_s = base_interval_s
         self._min_s = min_interval_s
         self._initial = dict(initial)
+        self._sitemap_readers = sitemap_readers
         self._client: HttpClient | None = None
 
     def setup(self) -> None:
@@ -137,7 +138,9 @@ class _PollDueFeeds(beam.DoFn):
         stored = states.read()
         known: Mapping[str, FeedState] = self._initial if stored is None else stored
         now = timestamp.to_utc_datetime().replace(tzinfo=UTC)
-        read = poll_if_due(spec, known, now, self._client.fetch, base_s=self._base_s, min_s=self._min_s)
+        site_sitemaps = self._client.site_sitemaps if spec.url in self._sitemap_readers else None
+        read = poll_if_due(spec, known, now, self._client.fetch, base_s=self._base_s, min_s=self._min_s,
+                           site_sitemaps=site_sitemaps)
         if read is None:
             Metrics.counter("newsflow", "feeds.not_due").inc()
             return
@@ -149,6 +152,15 @@ class _PollDueFeeds(beam.DoFn):
             yield TaggedOutput(REJECTED, rejection)
         for state in read.states:
             yield TaggedOutput(FEED_STATE, state)
+
+
+def first_source_per_site(feeds: list[FeedSpec]) -> frozenset[str]:
+    """The one configured source of each site that also reads the site's robots.txt news sitemaps,
+    so a site with many feeds has its sitemaps read once per poll, not once per feed."""
+    first: dict[str, str] = {}
+    for feed in feeds:
+        first.setdefault(site_of(feed.url), feed.url)
+    return frozenset(first.values())
 
 
 class PollDueFeeds(beam.PTransform):
@@ -166,13 +178,15 @@ class PollDueFeeds(beam.PTransform):
         self._base_s = base_interval_s
         self._min_s = min_interval_s
         self._initial = dict(initial or {})
+        self._sitemap_readers = first_source_per_site(self._feeds)
 
     def expand(self, ticks):
         feeds = self._feeds
         return (ticks
                 | "EveryFeed" >> beam.FlatMap(lambda _tick: [(f.url, f) for f in feeds]
                                               ).with_output_types(KV[str, Any])
-                | "PollIfDue" >> beam.ParDo(_PollDueFeeds(self._policy, self._base_s, self._min_s, self._initial))
+                | "PollIfDue" >> beam.ParDo(_PollDueFeeds(self._policy, self._base_s, self._min_s, self._initial,
+                                                     self._sitemap_readers))
                 .with_input_types(KV[str, Any]).with_outputs(REJECTED, FEED_STATE, main="entries"))
 
 
@@ -186,8 +200,9 @@ def build_stream(pipeline: beam.Pipeline, run: RunPlan, ticks: Any = None,
         ticks = pipeline | "Ticks" >> PeriodicImpulse(start_timestamp=time.time(), fire_interval=tick_s)
     polled = ticks | "PollDueFeeds" >> PollDueFeeds(run.feeds, policy, opts.poll_interval_s,
                                                     opts.min_poll_interval_s, load_feed_states(opts.output))
-    fresh = polled.entries | "SkipKnownEntries" >> SkipKnownEntries(opts.output)
-    fetched = fresh | "FetchPages" >> FetchPages(policy, max_in_flight=opts.max_in_flight)
+    # No SkipKnownEntries here: its history is read when a worker starts, which in a long-running job
+    # would make what is fetched depend on worker restarts; dedup state decides instead.
+    fetched = polled.entries | "FetchPages" >> FetchPages(policy, max_in_flight=opts.max_in_flight)
     extracted = fetched.pages | "ExtractArticles" >> ExtractArticles(workers=opts.extract_workers)
     cleaned = extracted.articles | "RemoveRepeatedText" >> RemoveRepeatedText()
     deduped = cleaned | "DropDuplicates" >> DropDuplicates(

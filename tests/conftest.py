@@ -16,3 +16,17 @@ def bench_kit(name: str) -> Path:
     if not path.is_dir():
         pytest.skip(f"benchmark kit {path} is absent")
     return path
+
+
+@pytest.fixture(autouse=True)
+def fresh_shared_politeness():
+    """No per-host gate or robots cache (both per process) leaks between tests: test servers share the
+    host name 127.0.0.1 and may reuse ports."""
+    from newsflow.transforms.politeness import forget_shared_gates
+    from newsflow.transforms.robots import forget_shared_caches
+
+    forget_shared_gates()
+    forget_shared_caches()
+    yield
+    forget_shared_gates()
+    forget_shared_caches()

@@ -16,23 +16,12 @@ from apache_beam.transforms.window import FixedWindows, TimestampedValue
 from newsflow.transforms.fetch import FetchPages, page_or_rejection
 from newsflow.transforms.http import FetchPolicy, FetchResult
 from newsflow.transforms.items import Entry, Page, Rejection
-from newsflow.transforms.politeness import forget_shared_gates
-from newsflow.transforms.robots import forget_shared_caches
 from tests.fixture_server import Route, html, redirect, serve
 
 PAGE = "<html><head><title>Story</title></head><body><p>Grüße aus Köln</p></body></html>"
 FEED = "https://feeds.example/rss"
 ROBOTS = b"User-agent: *\nDisallow: /private/\n"
 
-
-@pytest.fixture(autouse=True)
-def fresh_shared_politeness():
-    """No per-host gate or robots cache leaks between tests (a later server may reuse a port)."""
-    forget_shared_gates()
-    forget_shared_caches()
-    yield
-    forget_shared_gates()
-    forget_shared_caches()
 
 
 def policy(**overrides):

@@ -25,8 +25,7 @@ from newsflow.transforms.http import (
     replay_original,
     sniff_media_type,
 )
-from newsflow.transforms.politeness import forget_shared_gates
-from newsflow.transforms.robots import RobotsRules, forget_shared_caches
+from newsflow.transforms.robots import RobotsRules
 from tests.fixture_server import Route, html, redirect, sequence, serve
 
 PAGE = "<html><head><title>t</title></head><body><p>Grüße</p></body></html>"
@@ -46,15 +45,6 @@ class Sleeps(list):
     def __call__(self, seconds):
         self.append(seconds)
 
-
-@pytest.fixture(autouse=True)
-def fresh_shared_politeness():
-    """No per-host gate or robots cache leaks between tests (a later server may reuse a port)."""
-    forget_shared_gates()
-    forget_shared_caches()
-    yield
-    forget_shared_gates()
-    forget_shared_caches()
 
 
 @pytest.fixture

@@ -23,16 +23,6 @@ from newsflow.transforms.robots import (
 )
 
 
-@pytest.fixture(autouse=True)
-def fresh_shared_politeness():
-    """No per-host gate or robots cache leaks between tests (a later server may reuse a port)."""
-    forget_shared_gates()
-    forget_shared_caches()
-    yield
-    forget_shared_gates()
-    forget_shared_caches()
-
-
 class FakeTime:
     def __init__(self):
         self.now = 100.0

@@ -13,7 +13,6 @@ from apache_beam.transforms.window import FixedWindows, TimestampedValue
 
 from newsflow.transforms.http import FetchPolicy, FetchResult, HttpClient
 from newsflow.transforms.items import REJECTED, Entry, FeedSpec
-from newsflow.transforms.politeness import forget_shared_gates
 from newsflow.transforms.read_feeds import (
     FeedState,
     ReadFeeds,
@@ -23,21 +22,11 @@ from newsflow.transforms.read_feeds import (
     read_feed,
     retry_after,
 )
-from newsflow.transforms.robots import forget_shared_caches
 from tests.fixture_server import Route, sequence, serve
 
 POLICY = FetchPolicy(allow_private_networks=("127.0.0.1/32",), host_delay_s=0, max_attempts=1)
 RSS_TYPE = {"Content-Type": "application/rss+xml; charset=utf-8"}
 
-
-@pytest.fixture(autouse=True)
-def fresh_shared_politeness():
-    """No per-host gate or robots cache leaks between tests (a later server may reuse a port)."""
-    forget_shared_gates()
-    forget_shared_caches()
-    yield
-    forget_shared_gates()
-    forget_shared_caches()
 
 
 def rss(*items: tuple[str, str], ttl: int | None = None) -> bytes:
