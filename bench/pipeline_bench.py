@@ -3,11 +3,11 @@
 Serves N pages (the extraction kit's pages by default, cycled, each given one unique sentence so no two
 bodies are byte-identical) with a generated RSS feed listing them, from a separate server process so it
 shares no interpreter (GIL) with the harness; runs ``newsflow run`` over it in a subprocess and samples
-the RSS (summed over processes, and as PSS, which counts a page shared
-between processes once) and CPU time of the whole process tree. For each N it prints the wall time of the run *including*
-startup (imports, runner and pool start, lexicon loads) and pages/s from it; with two or more N it also
-prints the per-page rate *excluding* the fixed startup, from the difference between the two largest runs.
-Last, the raw single-process trafilatura throughput on the same pages
+the whole process tree: RSS summed over the processes (``peak_rss_mb``, the goal's figure), PSS (pages
+shared between processes counted once) and CPU time. For each N it prints the wall time of the run
+*including* startup (imports, runner and pool start, lexicon loads) and pages/s from it; with two or more
+N it also prints the per-page rate *excluding* the fixed startup, from the difference between the two
+largest runs. Last, the raw single-process trafilatura throughput on the same pages
 (``trafilatura.extract(html, fast=True, include_comments=False)``, HTML already decoded) and the ratios.
 
     python bench/pipeline_bench.py --pages 1000,3000 --extract_workers 2
@@ -55,6 +55,12 @@ def unique_page(pages: list[bytes], n: int) -> bytes:
     return page[:at] + marker + page[at:] if at >= 0 else page + marker
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # clients closing keep-alive sockets
+            super().handle_error(request, client_address)
+
+
 def make_server(pages: list[bytes], count: int) -> tuple[ThreadingHTTPServer, str]:
     feed_holder: dict[str, bytes] = {}
 
@@ -82,7 +88,7 @@ def make_server(pages: list[bytes], count: int) -> tuple[ThreadingHTTPServer, st
             self.end_headers()
             self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = _QuietServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     base = f"http://127.0.0.1:{server.server_address[1]}"
     items = "".join(f"<item><title>Page {i}</title><link>{base}/p/{i}.html</link></item>" for i in range(count))
@@ -196,7 +202,8 @@ def run_pipeline(args: argparse.Namespace, count: int, work: Path) -> dict[str, 
     tree_cpu = max(reaped_cpu, tree.cpu_by_pid.get(job.pid, 0.0) + tree.helpers_cpu())
     return {"pages": count, "seconds_incl_startup": round(elapsed, 2), "pages_per_s_incl_startup":
             round(count / elapsed, 1), "peak_rss_mb": round(tree.peak_rss / 2**20),
-            "peak_pss_mb": round(tree.peak_pss / 2**20), "peak_rss_main_process_mb": round(tree.peak_rss_root / 2**20), "pipeline_cpu_s": round(tree_cpu, 1),
+            "peak_pss_mb": round(tree.peak_pss / 2**20),
+            "peak_rss_main_process_mb": round(tree.peak_rss_root / 2**20), "pipeline_cpu_s": round(tree_cpu, 1),
             "main_process_cpu_s": round(tree.cpu_by_pid.get(job.pid, 0.0), 1),
             "other_processes_cpu_s": round(tree.helpers_cpu(), 1), "server_cpu_s": round(server_cpu, 1),
             "cpu_ms_per_page": round(1000 * tree_cpu / count, 1), "exit_code": exit_code,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from newsflow.pipelines.config import ConfigError
 
@@ -27,6 +28,21 @@ def _stage_parser(name: str) -> argparse.ArgumentParser:
     parser.add_argument("--input", required=True)
     parser.add_argument("--output", required=True)
     return parser
+
+
+def _stage_command(command: str) -> Callable[[str, str, list[str]], dict[str, Any]]:
+    """The stage job behind ``newsflow extract|tag|dedup``: each runs the pipeline's own transforms."""
+    if command == "extract":
+        from newsflow.pipelines import extract_job
+
+        return extract_job.run
+    if command == "tag":
+        from newsflow.pipelines import tag_job
+
+        return tag_job.run
+    from newsflow.pipelines import dedup_job
+
+    return dedup_job.run
 
 
 def _configure_logging() -> None:
@@ -71,13 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_demo(known.output, extra)
         if command in ("extract", "tag", "dedup"):
             known, extra = _stage_parser(command).parse_known_args(rest)
-            if command == "extract":
-                from newsflow.pipelines.extract_job import run as stage_run
-            elif command == "tag":
-                from newsflow.pipelines.tag_job import run as stage_run
-            else:
-                from newsflow.pipelines.dedup_job import run as stage_run
-            stats = stage_run(known.input, known.output, extra)
+            stats = _stage_command(command)(known.input, known.output, extra)
             print(f"newsflow {command}: {stats}")
             return 0
         if command == "schema":

@@ -88,6 +88,16 @@ def avro_schema(ds: Dataset) -> dict[str, Any]:
             "namespace": "dev.newsflow", "doc": ds.doc, "fields": fields}
 
 
+def bigquery_scalar(t: pa.DataType) -> str:
+    """The BigQuery type of a scalar Arrow type."""
+    for check, name in ((pa.types.is_string, "STRING"), (pa.types.is_boolean, "BOOL"),
+                        (pa.types.is_integer, "INT64"), (pa.types.is_floating, "FLOAT64"),
+                        (pa.types.is_timestamp, "TIMESTAMP")):
+        if check(t):
+            return name
+    raise TypeError(f"no BigQuery mapping for {t}")
+
+
 def _bq_field(name: str, t: pa.DataType, nullable: bool, doc: str | None) -> dict[str, Any]:
     mode = "NULLABLE" if nullable else "REQUIRED"
     if pa.types.is_list(t):
@@ -97,12 +107,7 @@ def _bq_field(name: str, t: pa.DataType, nullable: bool, doc: str | None) -> dic
         spec: dict[str, Any] = {"name": name, "type": "RECORD", "mode": mode,
                                 "fields": [_bq_field(f.name, f.type, f.nullable, None) for f in t]}
     else:
-        bq = ("STRING" if pa.types.is_string(t) else "BOOL" if pa.types.is_boolean(t)
-              else "INT64" if pa.types.is_integer(t) else "FLOAT64" if pa.types.is_floating(t)
-              else "TIMESTAMP" if pa.types.is_timestamp(t) else None)
-        if bq is None:
-            raise TypeError(f"no BigQuery mapping for {t}")
-        spec = {"name": name, "type": bq, "mode": mode}
+        spec = {"name": name, "type": bigquery_scalar(t), "mode": mode}
     if doc:
         spec["description"] = doc
     return spec

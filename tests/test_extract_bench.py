@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from newsflow.pipelines import extract_job
+from newsflow.pipelines.cli import main as cli_main
 
 KIT = Path(__file__).resolve().parents[1] / ".." / "shared" / "bench" / "extraction"
 PARAS = [
@@ -79,13 +80,13 @@ def test_missing_input_is_a_clear_error(tmp_path: Path) -> None:
         extract_job.run(str(tmp_path / "nowhere"), str(tmp_path / "out.jsonl"))
 
 
-def test_extract_job_over_the_kit_prints_its_score(tmp_path: Path) -> None:
+def test_newsflow_extract_over_the_kit_prints_its_score(tmp_path: Path) -> None:
     if not (KIT / "score.py").exists():
         pytest.skip(f"extraction kit not present at {KIT}")
     out = tmp_path / "pred.jsonl"
-    counts = extract_job.run(str(KIT / "html"), str(out))
+    assert cli_main(["extract", "--input", str(KIT / "html"), "--output", str(out)]) == 0
     n_pages = len(json.loads((KIT / "ground-truth.json").read_text(encoding="utf-8")))
-    assert len(read_lines(out)) == n_pages == counts["pages"]
+    assert len(read_lines(out)) == n_pages
     scored = subprocess.run([sys.executable, str(KIT / "score.py"), str(out), "--bootstrap", "0", "--strict"],
                             check=True, capture_output=True, text=True)
-    print("extract_job on the kit:", scored.stdout.strip())
+    print("newsflow extract on the kit:", scored.stdout.strip())

@@ -80,7 +80,8 @@ def containment(part: str, whole_shingles: set[tuple[str, ...]]) -> float:
 
 
 _VISIBLE_TEXT = etree.XPath(
-    "//body//text()[not(ancestor::script or ancestor::style or ancestor::noscript or ancestor::template)]"
+    "//body//text()[not(ancestor::script or ancestor::style or ancestor::noscript or ancestor::template)]",
+    smart_strings=False,  # plain str: a third of the cost of this call goes to building "smart" results
 )
 
 
@@ -587,6 +588,8 @@ def extract_page(
     if not body:
         return None
 
+    published: datetime | None
+    date_source: str | None
     if rule_date is not None and feed_published is None:
         published, date_source = rule_date, "rule_date"
     else:
