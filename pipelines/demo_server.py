@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import importlib.resources
 import json
+import os
 import re
 import threading
 from dataclasses import dataclass
@@ -85,8 +86,10 @@ def capture_path(sites_root: Path, url: str, file: str | None = None) -> Path | 
     relative = file if file is not None else unquote(parts.path or "/")
     if relative.endswith("/") or not relative:
         relative += "index.html"
-    root = sites_root.resolve()
-    candidate = (root / host / relative.lstrip("/")).resolve()
+    # Checked lexically, not with resolve(): an editable install links each packaged file from
+    # elsewhere, and those links are inside the site even though their targets are not.
+    root = Path(os.path.normpath(sites_root.absolute()))
+    candidate = Path(os.path.normpath(root / host / relative.lstrip("/")))
     if not candidate.is_relative_to(root / host):
         return None
     return candidate
