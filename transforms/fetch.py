@@ -107,8 +107,12 @@ class _FetchPagesFn(beam.DoFn):
     def _take_done(self, block: bool) -> list[_InFlight]:
         if block and self._in_flight:
             wait([item.future for item in self._in_flight], return_when=FIRST_COMPLETED)
-        done = [item for item in self._in_flight if item.future.done()]
-        self._in_flight = [item for item in self._in_flight if not item.future.done()]
+        # one done() check per item: a fetch finishing between two checks would be in neither list
+        done: list[_InFlight] = []
+        pending: list[_InFlight] = []
+        for item in self._in_flight:
+            (done if item.future.done() else pending).append(item)
+        self._in_flight = pending
         return done
 
     def process(self, entry: Entry, timestamp: Any = beam.DoFn.TimestampParam,
