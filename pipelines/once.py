@@ -10,7 +10,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import json
-import logging
 import secrets
 import sys
 from collections.abc import Mapping
@@ -57,8 +56,6 @@ from newsflow.transforms.write_dataset import (
     validate_partition_keys,
     write_bytes,
 )
-
-_LOG = logging.getLogger(__name__)
 
 
 class UsageError(ValueError):

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -35,8 +34,6 @@ from newsflow.schemas.records import ARTICLES, DEADLETTERS, DUPLICATES, SCHEMA_V
 from newsflow.transforms.items import Article, Rejection
 from newsflow.transforms.slugs import region_slug, topic_slug
 from newsflow.transforms.urls import site_of
-
-_LOG = logging.getLogger(__name__)
 
 STAGING_DIR = "_staging"
 MANIFESTS_DIR = "_manifests"
