@@ -13,7 +13,7 @@ import json
 import secrets
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,7 +26,7 @@ from newsflow.pipelines.config import ConfigError, load_config
 from newsflow.pipelines.options import NewsflowOptions, with_local_runner
 from newsflow.transforms.dedup_history import HISTORY_DIR, HistoryRow
 from newsflow.transforms.dedup_history import SCHEMA as HISTORY_SCHEMA
-from newsflow.transforms.drop_duplicates import DropDuplicates
+from newsflow.transforms.drop_duplicates import DropDuplicates, batch_arrival
 from newsflow.transforms.extract_articles import ExtractArticles
 from newsflow.transforms.feed_state import (
     FEED_STATE_PATH,
@@ -86,6 +86,7 @@ class RunPlan:
     feeds: list[FeedSpec]
     run_id: str
     partition_keys: tuple[str, ...]
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 def plan(argv: list[str]) -> RunPlan:
@@ -167,6 +168,10 @@ def schedule_polls(read, previous: Mapping[str, Any], base_s: float, min_s: floa
             | "SchedulePolls" >> beam.FlatMap(_schedule, previous=previous, base_s=base_s, min_s=min_s))
 
 
+def with_batch_arrival(article: Article, reference: datetime) -> Article:
+    return replace(article, arrival_at=batch_arrival(article.published_at, reference))
+
+
 def build(pipeline: beam.Pipeline, run: RunPlan, feed_states: Mapping[str, Any]) -> None:
     """The once graph: feeds → fetch → extract → repeats → dedup → tag → write, rejections → dead letters."""
     opts = run.newsflow
@@ -181,8 +186,10 @@ def build(pipeline: beam.Pipeline, run: RunPlan, feed_states: Mapping[str, Any])
     cleaned = (extracted.articles
                | "ExtractProgress" >> LogProgress("articles extracted")
                | "RemoveRepeatedText" >> RemoveRepeatedText())
-    deduped = cleaned | "DropDuplicates" >> DropDuplicates(
-        history_root=opts.output, horizon=timedelta(hours=opts.dedup_horizon_h))
+    deduped = (cleaned
+               | "BatchArrival" >> beam.Map(with_batch_arrival, reference=run.started_at)
+               | "DropDuplicates" >> DropDuplicates(
+        history_root=opts.output, horizon=timedelta(hours=opts.dedup_horizon_h)))
     tagged = deduped.articles | "TagArticles" >> TagArticles(explain=opts.explain_tags)
 
     rejections = ((read[REJECTED], fetched[REJECTED], extracted[REJECTED])

@@ -90,7 +90,7 @@ def run_stream(argv: list[str], *, out: Any = None, clock: Any = time,
             states = load_feed_states(opts.output)
             due = due_feeds(base.feeds, states, now)
             if due:
-                cycle = replace(base, feeds=due, run_id=new_run_id(now))
+                cycle = replace(base, feeds=due, run_id=new_run_id(now), started_at=now)
                 print(f"cycle {cycles + 1}: {len(due)} of {len(base.feeds)} feeds due", file=out)
                 last = run_plan(cycle, out=out)
             cycles += 1

@@ -242,3 +242,18 @@ def test_dedup_job_rejects_a_bad_line_with_its_number(tmp_path):
     src.write_text('{"id": "a", "ts": "2026-03-02T08:00:00Z", "text": "x"}\n{"id": "b"}\n', encoding="utf-8")
     with pytest.raises(ValueError, match=r"docs.jsonl:2: expected an object with id, ts and text"):
         run_dedup_job(str(src), str(tmp_path / "out.jsonl"))
+
+
+def test_batch_arrival_keeps_publication_order_within_a_day_of_the_run():
+    from newsflow.transforms.drop_duplicates import PUBLICATION_ORDER_WINDOW, batch_arrival
+
+    reference = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    two_years_ago = datetime(2024, 7, 31, 7, 10, tzinfo=UTC)
+    original, copy = batch_arrival(two_years_ago, reference), batch_arrival(
+        two_years_ago + timedelta(hours=4, minutes=35), reference)
+    assert reference - PUBLICATION_ORDER_WINDOW < original < copy < reference
+    assert (copy - original).total_seconds() > 0.001  # kept apart at the microseconds dedup orders by
+    assert batch_arrival(None, reference) == reference
+    assert batch_arrival(reference + timedelta(hours=1), reference) == reference
+    recent = batch_arrival(reference - timedelta(minutes=10), reference)
+    assert reference - timedelta(minutes=10) < recent < reference

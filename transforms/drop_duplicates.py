@@ -100,14 +100,25 @@ PUBLICATION_ORDER_WINDOW = timedelta(hours=24)
 
 
 def arrival_time(article: Article) -> datetime:
-    """When a story counts as having arrived: its publication time if that is earlier than its fetch,
-    but never more than a day earlier. In one batch run every page is fetched within seconds, so the
-    order of concurrent fetches would otherwise decide which copy is canonical; this way the copy
-    published first is, and a wrong or stale date cannot move a story far back in time."""
-    fetched, published = article.fetched_at, article.published_at
-    if published is None or published >= fetched:
-        return fetched
-    return max(published, fetched - PUBLICATION_ORDER_WINDOW)
+    """When a story counts as having arrived: ``arrival_at`` where a batch job set it, else its fetch
+    time (streaming: the order in which pages really came in)."""
+    return article.arrival_at or article.fetched_at
+
+
+def batch_arrival(published: datetime | None, reference: datetime) -> datetime:
+    """Arrival time of a story in a batch run started at ``reference``, by its publication time.
+
+    In one run every page is fetched within seconds, so fetch order (which concurrent request finished
+    first) would decide which copy is canonical. Instead the copy published first arrives first: the
+    arrival is ``reference`` minus the story's age squeezed into ``PUBLICATION_ORDER_WINDOW``
+    (strictly increasing in publication time, so order is kept for any age; all of a run stays within
+    a day, well inside the dedup horizon). Undated stories arrive at ``reference``; ties go by id.
+    """
+    if published is None or published >= reference:
+        return reference
+    age = (reference - published).total_seconds()
+    window = PUBLICATION_ORDER_WINDOW.total_seconds()
+    return reference - timedelta(seconds=window * age / (age + window))
 
 
 def _article_keys(article: Article) -> DocKeys:
@@ -189,10 +200,12 @@ class _DecideFn(beam.DoFn):
         uid, (tag, value) = element
         if tag == "doc":
             if doc_state.read() is not None:
-                # the same article id arriving twice in the same second: a copy of the first
+                # the same article id arriving twice at the same time: a copy of the first. The id is
+                # the hash of the normalised canonical URL, so the match is that URL.
                 article = value[0]
                 yield _Record(uid, _Pointer(uid, None, False), article,
-                              Decision(uid, article.id, dup_of_uid=uid, similarity=1.0, method="id"), ())
+                              Decision(uid, article.id, dup_of_uid=uid, similarity=1.0,
+                                       method="canonical_url"), ())
                 return
             article, keys = value
             doc_state.write((article, keys, len(keys.occurrences())))

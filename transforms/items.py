@@ -104,6 +104,8 @@ class Article:
     tag_evidence: str | None = None
     duplicate_of: str | None = None
     ingested_at: datetime | None = None
+    arrival_at: datetime | None = None
+    """When dedup counts the story as arrived; unset: its fetch time (see drop_duplicates.arrival_time)."""
 
 
 @dataclass
