@@ -29,6 +29,7 @@ from newsflow.transforms.dedup import (
     TEMPLATE,
     TEMPLATE_SITE_DOCS,
 )
+from newsflow.transforms.write_dataset import move, write_bytes
 
 HISTORY_DIR = "_state/dedup/v1"
 
@@ -150,18 +151,12 @@ def write_history(root: str, run_id: str, rows: Iterable[HistoryRow]) -> str:
     rename, so readers never see half a file. Returns the final path."""
     if not run_id or "/" in run_id:
         raise ValueError(f"run_id must be a non-empty name without '/', got {run_id!r}")
-    folder = history_dir(root)
-    if not FileSystems.exists(folder) and "://" not in folder:
-        FileSystems.mkdirs(folder)
-    final = FileSystems.join(folder, f"part-{run_id}.parquet")
+    final = FileSystems.join(history_dir(root), f"part-{run_id}.parquet")
     temp = final + ".tmp"
     sink = pa.BufferOutputStream()
     pq.write_table(history_table(rows), sink, compression="zstd")
-    with FileSystems.create(temp) as f:
-        f.write(sink.getvalue().to_pybytes())
-    if FileSystems.exists(final):
-        FileSystems.delete([final])
-    FileSystems.rename([temp], [final])
+    write_bytes(temp, sink.getvalue().to_pybytes())
+    move(temp, final)
     return final
 
 

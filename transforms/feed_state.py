@@ -8,7 +8,6 @@ history.
 from __future__ import annotations
 
 import io
-import posixpath
 from dataclasses import asdict, fields
 from datetime import datetime
 from typing import Any
@@ -17,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
-from newsflow.transforms.write_dataset import matching
+from newsflow.transforms.write_dataset import join, matching
 
 FEED_STATE_PATH = "_state/feeds/v1"
 
@@ -46,14 +45,10 @@ def feed_state_row(state: Any) -> dict[str, Any]:
     return asdict(state)
 
 
-def _join(root: str, *parts: str) -> str:
-    return posixpath.join(root.rstrip("/"), *parts)
-
-
 def load_feed_states(root: str) -> dict[str, Any]:
     """The newest state of every feed under ``root`` (empty when the root has none yet)."""
     newest: dict[str, dict[str, Any]] = {}
-    for path in sorted(matching(_join(root, FEED_STATE_PATH, "*.parquet"))):
+    for path in sorted(matching(join(root, FEED_STATE_PATH, "*.parquet"))):
         with FileSystems.open(path) as handle:
             table = pq.read_table(io.BytesIO(handle.read()))
         for row in table.to_pylist():

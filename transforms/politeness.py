@@ -94,7 +94,7 @@ _SHARED_GATES: dict[tuple[int, float, Hashable, Hashable], HostGate] = {}
 _SHARED_GATES_LOCK = threading.Lock()
 
 
-def _callable_key(fn: Callable[..., object]) -> Hashable:
+def callable_key(fn: Callable[..., object]) -> Hashable:
     """``fn`` itself when hashable (two bound methods of one object are equal), else its identity
     (the registered object keeps ``fn`` alive, so the id stays unique)."""
     try:
@@ -112,7 +112,7 @@ def shared_gate(concurrency: int, delay_s: float, *, sleep: Callable[[float], No
     feed stage and the page stage (each with its own client) never crowd one host together, and a
     Crawl-delay learnt by one applies to both. ``sleep`` and ``clock`` are part of the key: a gate
     never mixes a fake clock with the real one."""
-    key = (concurrency, delay_s, _callable_key(sleep), _callable_key(clock))
+    key = (concurrency, delay_s, callable_key(sleep), callable_key(clock))
     with _SHARED_GATES_LOCK:
         gate = _SHARED_GATES.get(key)
         if gate is None:

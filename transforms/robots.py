@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from newsflow.transforms.politeness import callable_key
+
 ROBOTS_TTL_S = 6 * 3600.0
 DEFERRED_TTL_S = 600.0
 """An unreachable robots.txt (5xx, 429, network error) defers the host for this long, not 6 h."""
@@ -231,24 +233,14 @@ _SHARED_CACHES: dict[tuple[Hashable, Hashable], RobotsCache] = {}
 _SHARED_CACHES_LOCK = threading.Lock()
 
 
-def _callable_key(fn: Callable[..., object]) -> Hashable:
-    """``fn`` itself when hashable (two bound methods of one object are equal), else its identity
-    (the registered object keeps ``fn`` alive, so the id stays unique)."""
-    try:
-        hash(fn)
-    except TypeError:
-        return id(fn)
-    return fn
-
-
 def shared_cache(key: Hashable, *, clock: Callable[[], float] = time.monotonic) -> RobotsCache:
     """The process's ``RobotsCache`` for ``key`` (e.g. the fetch policy: user agent, network and
     replay settings decide what robots.txt says), created on first use; thread-safe. The cache has
     no loader of its own: callers pass theirs to ``rules_for``."""
     with _SHARED_CACHES_LOCK:
-        cache = _SHARED_CACHES.get((key, _callable_key(clock)))
+        cache = _SHARED_CACHES.get((key, callable_key(clock)))
         if cache is None:
-            cache = _SHARED_CACHES[(key, _callable_key(clock))] = RobotsCache(clock=clock)
+            cache = _SHARED_CACHES[(key, callable_key(clock))] = RobotsCache(clock=clock)
         return cache
 
 
