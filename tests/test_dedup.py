@@ -58,6 +58,21 @@ def test_sentence_keys_normalise_and_skip_short_and_truncated_sentences():
     assert sentence_keys(b) == sentence_keys(a)
 
 
+def test_sentence_keys_hash_the_words_of_each_sentence_whatever_the_script_and_spacing():
+    body = ("Alpha beta gamma delta epsilon zeta.\t \nEta theta iota kappa lambda mu?\u2028"
+            "We were told that the mayor would...  \n"
+            "Die B\u00fcrger von K\u00f6ln stimmten am Sonntag \u2013 mit 62 % \u2013 f\u00fcr den Plan.\u00a0"
+            "Version 2.0 of the app shipped today...with bugs in it\r\n"
+            "snake_case names like foo_bar count as one word each here!\n"
+            "\u6771\u4eac\u306e\u5e02\u6c11\u3002broken \ud800 text has six words in it")
+    assert sentence_keys(body) == [key64(s) for s in (
+        "alpha beta gamma delta epsilon zeta", "eta theta iota kappa lambda mu",
+        "die b\u00fcrger von k\u00f6ln stimmten am", "sonntag mit 62 f\u00fcr den plan",
+        "version 2 0 of the app", "shipped today with bugs in it",
+        "snake_case names like foo_bar count as one word each here",
+        "\u6771\u4eac\u306e\u5e02\u6c11 broken text has six words in it")]
+
+
 def test_exact_keys_kinds_and_url_normalisation():
     keys = exact_keys(body="Body", url="https://Example.org/a?utm_source=x", canonical_url=None,
                       guid="g-1", site="example.org")

@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import apache_beam as beam
@@ -10,15 +11,17 @@ from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import TimestampedValue
 
 from newsflow.pipelines.dedup_job import run as run_dedup_job
-from newsflow.transforms.dedup import body_hash, exact_keys, sentence_keys
+from newsflow.transforms.dedup import Decision, body_hash, exact_keys, sentence_keys
 from newsflow.transforms.dedup_history import WriteHistory, load_history
 from newsflow.transforms.drop_duplicates import (
     DUPLICATES,
     HISTORY,
     DropDuplicates,
+    _Decided,
     _Pointer,
     decode_round_state,
     encode_round_state,
+    resolve_group,
 )
 from newsflow.transforms.items import Article
 
@@ -257,3 +260,30 @@ def test_batch_arrival_keeps_publication_order_within_a_day_of_the_run():
     assert batch_arrival(reference + timedelta(hours=1), reference) == reference
     recent = batch_arrival(reference - timedelta(minutes=10), reference)
     assert reference - timedelta(minutes=10) < recent < reference
+
+
+def test_batch_same_id_at_the_same_arrival_keeps_the_least_url_and_feed_as_the_record():
+    # one article listed by two feeds: the same id and arrival time, so the same dedup node (uid)
+    first = article("same", HARBOUR, T0)
+    second = replace(first, feed_url="https://a.org/world.xml")
+    with TestPipeline(runner="FnApiRunner") as p:
+        outputs = p | beam.Create([second, first]) | DropDuplicates(streaming=False, clock=lambda: DETECTED)
+        main = outputs.articles | "MainFeeds" >> beam.Map(lambda a: (a.id, a.feed_url))
+        dups = outputs[DUPLICATES] | "DupFeeds" >> beam.Map(
+            lambda d: (d.article.id, d.article.feed_url, d.article.duplicate_of, d.method, d.similarity))
+        kinds = outputs[HISTORY] | beam.Map(lambda r: (r.doc_id, r.kind)) | beam.combiners.Count.PerElement()
+        assert_that(main, equal_to([("same", "https://a.org/feed")]), label="main")
+        assert_that(dups, equal_to([("same", "https://a.org/world.xml", "same", "canonical_url", 1.0)]),
+                    label="dups")
+        assert_that(kinds, equal_to([(("same", "url"), 1), (("same", "body_hash"), 1),
+                                     (("same", "sentence"), 16)]), label="history")
+
+
+def test_resolve_group_answers_queries_with_the_pointer_here_or_leaves_them_as_they_are():
+    decision = Decision(7, "copy", dup_of_uid=5, similarity=1.0, method="url")
+    query = _Decided(7, ("https://b.org/c", "f"), "copy", _Pointer(5, None, False), decision)
+    here = (("https://a.org/x", "f"), _Pointer(5, "orig", True), "orig")
+    later_copy = (("https://a.org/y", "f"), _Pointer(5, None, False), "orig")
+    [answered] = resolve_group((5, [("query", query), ("self", later_copy), ("self", here)]))
+    assert answered == query._replace(pointer=_Pointer(5, "orig", True))
+    assert list(resolve_group((5, [("query", query)]))) == [query]

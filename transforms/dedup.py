@@ -47,8 +47,13 @@ _QUOTES_AND_DASHES = {
     "\u2014": "-", "\u2015": "-", "\u2212": "-", "\u00ad": "", "\u200b": "", "\ufeff": "",
 }
 _SENTENCE_END = re.compile(r"(?<=[.!?\u2026])\s+")
-_WORD = re.compile(r"\w+")
-_TRUNCATED = ("\u2026", "...")
+_SENTENCE_END_RUN = re.compile(r"([.!?\u2026])\s+")
+"""``_SENTENCE_END`` with the mark captured: no look-behind, so the regex engine skips ahead."""
+_NON_WORD = re.compile(r"\W+")
+_ASCII_WORD_BYTES = bytes(c if c == 0x0A or c >= 0x80 or chr(c).isalnum() or chr(c) == "_" else 0x20
+                          for c in range(256))
+"""``bytes.translate`` table: every ASCII byte that is not ``\\w`` (or a line break) becomes a space."""
+_TRUNCATED = ("\u2026".encode(), b"...")
 
 MIN_SENTENCE_WORDS = 6
 """Shorter sentences ("Share this", "Read more", subheads) are too common to be evidence."""
@@ -119,28 +124,40 @@ def sentence_keys(text: str, min_words: int = MIN_SENTENCE_WORDS) -> list[int]:
 
 
 def _sentence_keys_of_folded(folded: str, min_words: int) -> list[int]:
-    keys: list[int] = []
-    seen: set[int] = set()
-    findall, split_sentence = _WORD.findall, _SENTENCE_END.split  # hot loop: local names
-    for line in folded.split("\n"):
-        for sentence in split_sentence(line):
-            sentence = sentence.rstrip()
-            if len(sentence) < 2 * min_words - 1 or sentence.endswith(_TRUNCATED):
-                continue  # too short to hold min_words words, or cut off
-            words = findall(sentence)
-            n = len(words)
-            if n < min_words:
-                continue
+    """``sentence_keys`` of a folded text, with the per-character work done once on the whole text
+    (regex calls per sentence were most of the dedup stage's time).
+
+    Sentence ends become line breaks, so lines are sentences. The UTF-8 text translated to word
+    bytes and spaces gives an ASCII line's words with ``bytes.split``; a non-ASCII line takes the
+    Unicode ``\\W`` regex. Each key hashes the words joined by single spaces, as ``key64`` does."""
+    text = _SENTENCE_END_RUN.sub(_end_line, folded)
+    data = text.encode("utf-8", "surrogatepass")  # a lone surrogate is no word: never hashed
+    digests: list[bytes] = []
+    add = digests.append  # hot loop: local names
+    min_length = 2 * min_words - 1  # bytes needed for min_words words
+    word_lines = data.translate(_ASCII_WORD_BYTES).split(b"\n")  # same line breaks as data
+    for line, word_line in zip(data.split(b"\n"), word_lines, strict=True):
+        if len(line) < min_length or line.endswith(_TRUNCATED):
+            continue  # too short to hold min_words words, or cut off
+        if not line.isascii():
+            word_line = _NON_WORD.sub(" ", line.decode("utf-8", "surrogatepass")).encode("utf-8")
+        words = word_line.split()
+        n = len(words)
+        if n < min_words:
+            continue
+        if n >= SPLIT_SENTENCE_WORDS:
             half = n // 2
-            parts = ((" ".join(words[:half]), " ".join(words[half:])) if n >= SPLIT_SENTENCE_WORDS
-                     else (" ".join(words),))
-            for part in parts:
-                key = int.from_bytes(_blake2b(part.encode("utf-8"), digest_size=8).digest(), "big",
-                                     signed=True)
-                if key not in seen:
-                    seen.add(key)
-                    keys.append(key)
-    return keys
+            add(_blake2b(b" ".join(words[:half]), digest_size=8).digest())
+            add(_blake2b(b" ".join(words[half:]), digest_size=8).digest())
+        else:
+            add(_blake2b(b" ".join(words), digest_size=8).digest())
+    return list(dict.fromkeys(struct.unpack(f">{len(digests)}q", b"".join(digests))))
+
+
+def _end_line(sentence_end: re.Match[str]) -> str:
+    """A sentence end's mark, then a line break instead of its whitespace (trailing whitespace
+    never follows a mark, so a cut-off line ends with its ellipsis)."""
+    return sentence_end[1] + "\n"
 
 
 def exact_keys(*, body: str, url: str | None = None, canonical_url: str | None = None,
@@ -213,13 +230,15 @@ class DocKeys:
 
     def occurrences(self) -> list[Occurrence]:
         """One occurrence per distinct key: all keys are looked up, only indexed ones are stored."""
-        indexed = set(self.indexed)
         n = len(self.indexed)
-        occs = [Occurrence(key, kind, self.uid, self.ts, self.site, n, True, self.doc_id, self.arrival_us)
-                for kind, key in self.exact]
-        occs += [Occurrence(key, SENTENCE, self.uid, self.ts, self.site, n, key in indexed, self.doc_id,
-                            self.arrival_us) for key in self.sentences]
-        return occs
+        return [Occurrence(key, kind, self.uid, self.ts, self.site, n, stored, self.doc_id, self.arrival_us)
+                for key, kind, stored in self._stored_flags()]
+
+    def _stored_flags(self) -> list[tuple[int, str, bool]]:
+        """``(key, kind, stored)`` per key, exact keys first: ``occurrences`` without the rest."""
+        indexed = set(self.indexed)
+        return ([(key, kind, True) for kind, key in self.exact]
+                + [(key, SENTENCE, key in indexed) for key in self.sentences])
 
 
 def doc_keys(doc_id: str, ts: datetime, text: str, *, site: str = "", url: str | None = None,
@@ -264,11 +283,16 @@ class Entry(NamedTuple):
     site: int
 
 
+def _entry_of(occ: Occurrence) -> Entry:
+    """The entry ``occ``'s document leaves under a key."""
+    return Entry(occ.uid, occ.ts, min(occ.n_keys, 255), occ.site & 0xFFFF)
+
+
 _ENTRY = struct.Struct(">qIBH")
 _HEADER = struct.Struct(">IB")
 
 
-@dataclass
+@dataclass(slots=True)
 class KeyState:
     """What one key remembers: its first live documents (capped), with their sites."""
 
@@ -278,25 +302,34 @@ class KeyState:
     def lookup(self, occ: Occurrence, horizon_s: int) -> tuple[list[Entry], bool]:
         """Evidence for ``occ``: the earlier entries within the horizon, none if the key is the
         template of ``occ``'s site. Reads only."""
-        if occ.ts - self.last_ts > horizon_s:
-            return [], False  # untouched for a horizon: as if garbage-collected
-        site = occ.site & 0xFFFF
-        if occ.kind == SENTENCE and sum(e.site == site for e in self.entries) >= TEMPLATE_SITE_DOCS:
-            return [], True
-        return [e for e in self.entries
-                if e.ts <= occ.ts and occ.ts - e.ts <= horizon_s and e.uid != occ.uid], False
+        return self._lookup(_entry_of(occ), occ.kind == SENTENCE, horizon_s)
 
     def observe(self, occ: Occurrence, horizon_s: int) -> tuple[list[Entry], bool]:
         """``lookup``, then remember ``occ`` if it is indexed (expiring entries past the horizon).
         A key that is only looked up keeps no state. Only the first documents of a key are kept,
         so a story copied many times by one site does not turn into that site's template."""
-        evidence, template = self.lookup(occ, horizon_s)
-        if not occ.indexed:
-            return evidence, template
-        self.entries = [e for e in self.entries if occ.ts - e.ts <= horizon_s]
-        self.last_ts = max(self.last_ts, occ.ts)
-        if len(self.entries) < MAX_DOCS_PER_KEY and all(e.uid != occ.uid for e in self.entries):
-            self.entries.append(Entry(occ.uid, occ.ts, min(occ.n_keys, 255), occ.site & 0xFFFF))
+        return self._observe(_entry_of(occ), occ.kind == SENTENCE, occ.indexed, horizon_s)
+
+    def _lookup(self, entry: Entry, sentence: bool, horizon_s: int) -> tuple[list[Entry], bool]:
+        """``lookup`` for the document whose entry is ``entry``."""
+        ts = entry.ts
+        if ts - self.last_ts > horizon_s:
+            return [], False  # untouched for a horizon: as if garbage-collected
+        if sentence and [e.site for e in self.entries].count(entry.site) >= TEMPLATE_SITE_DOCS:
+            return [], True
+        uid = entry.uid
+        return [e for e in self.entries if e.ts <= ts and ts - e.ts <= horizon_s and e.uid != uid], False
+
+    def _observe(self, entry: Entry, sentence: bool, indexed: bool, horizon_s: int,
+                 ) -> tuple[list[Entry], bool]:
+        """``observe`` for the document whose entry is ``entry`` (one ``Entry`` serves all its keys)."""
+        evidence, template = self._lookup(entry, sentence, horizon_s)
+        if indexed:
+            ts = entry.ts
+            self.entries = entries = [e for e in self.entries if ts - e.ts <= horizon_s]
+            self.last_ts = max(self.last_ts, ts)
+            if len(entries) < MAX_DOCS_PER_KEY and entry.uid not in [e.uid for e in entries]:
+                entries.append(entry)
         return evidence, template
 
     def encode(self) -> bytes:
@@ -460,20 +493,21 @@ class Deduplicator:
         """Decide ``doc``, remember it; returns the decision, the canonical id it duplicates
         (``None`` if new) and the per-key evidence (for history rows)."""
         horizon_s = int(self.horizon.total_seconds())
+        keys, touched, ts = self.keys, self._touched, doc.ts  # hot loop: local names
+        entry = Entry(doc.uid, ts, min(len(doc.indexed), 255), doc.site & 0xFFFF)
         evidence = []
-        for occ in doc.occurrences():
-            state = self.keys.get(occ.key)
+        for key, kind, is_indexed in doc._stored_flags():  # doc.occurrences(), less per-key objects
+            state = keys.get(key)
             if state is None:  # a key never seen (most of them): nothing earlier, nothing to check
-                if occ.indexed:
-                    self.keys[occ.key] = KeyState([Entry(occ.uid, occ.ts, min(occ.n_keys, 255),
-                                                         occ.site & 0xFFFF)], occ.ts)
-                    self._touched.append((occ.ts, occ.key))
-                evidence.append(KeyEvidence(occ.key, occ.kind, ()))
+                if is_indexed:
+                    keys[key] = KeyState([entry], ts)
+                    touched.append((ts, key))
+                evidence.append(KeyEvidence(key, kind, ()))
                 continue
-            earlier, template = state.observe(occ, horizon_s)
-            evidence.append(KeyEvidence(occ.key, occ.kind, tuple(earlier), template))
-            if occ.indexed:
-                self._touched.append((occ.ts, occ.key))
+            earlier, template = state._observe(entry, kind == SENTENCE, is_indexed, horizon_s)
+            evidence.append(KeyEvidence(key, kind, tuple(earlier), template))
+            if is_indexed:
+                touched.append((ts, key))
         decision = decide(doc, evidence, self.threshold, self.history)
         if decision.dup_of_id is not None:
             canonical_id: str | None = decision.dup_of_id

@@ -6,26 +6,30 @@ Distributed form of ``dedup.Deduplicator`` (no single global state anywhere):
 2. per key, occurrences are taken in arrival order (``fetched_at``, then id) through one
    ``KeyState`` — a GroupByKey sorted per key in batch, a stateful DoFn (state + GC timer) in
    streaming — giving each occurrence its evidence: the earlier live documents with that key;
-3. per document (keyed by its uid), a stateful DoFn waits for the evidence of all its keys and
-   decides with ``dedup.decide`` (persisted history first, then exact keys, then containment);
+3. per document (keyed by its uid), the evidence of all its keys is gathered and the document
+   decided with ``dedup.decide`` (persisted history first, then exact keys, then containment);
 4. chains (a copy of a copy) are resolved to the canonical document by pointer jumping: each of
-   ``resolve_rounds`` stateful rounds replaces a pointer by its target's pointer;
+   ``resolve_rounds`` rounds replaces a pointer by its target's pointer;
 5. the canonical article goes to ``articles``, the others to ``duplicates`` (``DuplicateRecord``),
    and the keys each document leaves to ``history`` (``HistoryRow``, canonical doc ids).
 
-Streaming: decisions compare on arrival against first-seen state, so they do not depend on timers;
-event-time timers (horizon after the last use) only free state. Elements are re-windowed into the
-global window. Works on FnApiRunner (batch) and BundleBasedDirectRunner with TestStream.
+Batch: steps 3 and 4 are GroupByKeys over small records (uid, pointer, decision); the article itself
+is shuffled once, to a last GroupByKey that joins it with its resolved record. Streaming: steps 2-4
+are stateful DoFns and the article travels with its record; decisions compare on arrival against
+first-seen state, so they do not depend on timers; event-time timers (horizon after the last use)
+only free state. Elements are re-windowed into the global window. Works on FnApiRunner (batch) and
+BundleBasedDirectRunner with TestStream.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import struct
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import apache_beam as beam
 from apache_beam.coders import BytesCoder, PickleCoder, VarIntCoder
@@ -63,6 +67,7 @@ from newsflow.transforms.items import Article, utcnow
 ARTICLES = "articles"
 DUPLICATES = "duplicates"
 HISTORY = "history"
+LEAVES = "leaves"
 
 
 @dataclass
@@ -86,7 +91,7 @@ class _Pointer(NamedTuple):
 
 
 class _Record(NamedTuple):
-    """A decided document travelling through the resolution rounds."""
+    """A decided document travelling through the streaming resolution rounds."""
 
     uid: int
     pointer: _Pointer
@@ -94,6 +99,26 @@ class _Record(NamedTuple):
     decision: Decision
     keys: tuple[tuple[str, int], ...]
     site: int = 0
+
+
+class _Decided(NamedTuple):
+    """A decided document travelling through the batch resolution rounds, without its article.
+    ``order`` (url, feed url) tells apart arrivals that share a uid (the same article id at the
+    same arrival time): the least is the document, the others its copies."""
+
+    uid: int
+    order: tuple[str, str]
+    doc_id: str
+    pointer: _Pointer
+    decision: Decision
+
+
+class _Leaves(NamedTuple):
+    """What a batch-decided document leaves to the history once its canonical id is known."""
+
+    order: tuple[str, str]
+    keys: tuple[tuple[str, int], ...]
+    site: int
 
 
 PUBLICATION_ORDER_WINDOW = timedelta(hours=24)
@@ -124,6 +149,16 @@ def batch_arrival(published: datetime | None, reference: datetime) -> datetime:
 def _article_keys(article: Article) -> DocKeys:
     return doc_keys(article.id, arrival_time(article), article.body, site=article.site, url=article.url,
                     canonical_url=article.canonical_url, guid=article.guid)
+
+
+def _order(article: Article) -> tuple[str, str]:
+    return article.url, article.feed_url
+
+
+def _copy_decision(uid: int, doc_id: str) -> Decision:
+    """The same article id arriving twice at the same time: a copy of the first. The id is the hash of
+    the normalised canonical URL, so the match is that URL."""
+    return Decision(uid, doc_id, dup_of_uid=uid, similarity=1.0, method="canonical_url")
 
 
 def _first_pointer(uid: int, doc_id: str, decision: Decision) -> _Pointer:
@@ -172,19 +207,18 @@ def _evidence_of_group(element: tuple[int, Iterable[Occurrence]], horizon_s: int
 
 
 class _DecideFn(beam.DoFn):
-    """Per document: wait for the evidence of every key, then decide (history first)."""
+    """Streaming per-document stage: wait for the evidence of every key, then decide (history first);
+    the timer decides on what has come if some evidence never does."""
 
     DOC = ReadModifyWriteStateSpec("doc", PickleCoder())
     EVIDENCE = BagStateSpec("evidence", PickleCoder())
     COUNT = ReadModifyWriteStateSpec("count", VarIntCoder())
     GC = TimerSpec("gc", TimeDomain.WATERMARK)
 
-    def __init__(self, threshold: float, history_root: str | None, horizon: timedelta,
-                 streaming: bool) -> None:
+    def __init__(self, threshold: float, history_root: str | None, horizon: timedelta) -> None:
         self._threshold = threshold
         self._history_root = history_root
         self._horizon = horizon
-        self._streaming = streaming
         self._history: HistoryIndex | None = None
         self._history_hits = Metrics.counter("newsflow", "dedup.history_matches")
         self._incomplete = Metrics.counter("newsflow", "dedup.incomplete_evidence")
@@ -200,17 +234,12 @@ class _DecideFn(beam.DoFn):
         uid, (tag, value) = element
         if tag == "doc":
             if doc_state.read() is not None:
-                # the same article id arriving twice at the same time: a copy of the first. The id is
-                # the hash of the normalised canonical URL, so the match is that URL.
                 article = value[0]
-                yield _Record(uid, _Pointer(uid, None, False), article,
-                              Decision(uid, article.id, dup_of_uid=uid, similarity=1.0,
-                                       method="canonical_url"), ())
+                yield _Record(uid, _Pointer(uid, None, False), article, _copy_decision(uid, article.id), ())
                 return
             article, keys = value
             doc_state.write((article, keys, len(keys.occurrences())))
-            if self._streaming:
-                gc.set(_gc_at(keys.ts, self._horizon))
+            gc.set(_gc_at(keys.ts, self._horizon))
         else:
             evidence_state.add(value)
             count.write((count.read() or 0) + 1)
@@ -244,17 +273,90 @@ class _DecideFn(beam.DoFn):
                        tuple(history_keys(keys, evidence, canonical)), keys.site)
 
 
+class _DecideGroupFn(beam.DoFn):
+    """Batch per-document stage: one uid's document message(s) and the evidence of all its keys,
+    together after a GroupByKey. Emits ``_Decided`` records and, tagged ``LEAVES``, what each
+    document leaves to the history."""
+
+    def __init__(self, threshold: float, history_root: str | None) -> None:
+        self._threshold = threshold
+        self._history_root = history_root
+        self._history: HistoryIndex | None = None
+        self._history_hits = Metrics.counter("newsflow", "dedup.history_matches")
+
+    def setup(self) -> None:
+        if self._history_root is not None:
+            self._history = load_history(self._history_root)
+
+    def process(self, element: tuple[int, Iterable[tuple[str, Any]]]) -> Iterator[Any]:
+        uid, messages = element
+        parts = _by_tag(messages)
+        docs: list[tuple[tuple[str, str], DocKeys]] = sorted(parts["doc"], key=lambda doc: doc[0])
+        evidence: list[KeyEvidence] = parts["evidence"]
+        (order, keys), copies = docs[0], docs[1:]
+        if copies:
+            evidence = own_evidence(keys, evidence)
+        decision = decide(keys, evidence, self._threshold, self._history)
+        if decision.dup_of_id is not None:
+            self._history_hits.inc()
+        yield _Decided(uid, order, keys.doc_id, _first_pointer(uid, keys.doc_id, decision), decision)
+        leaves = tuple(history_keys(keys, evidence, not decision.is_duplicate))
+        yield beam.pvalue.TaggedOutput(LEAVES, (uid, ("leaves", _Leaves(order, leaves, keys.site))))
+        for copy_order, copy in copies:
+            yield _Decided(uid, copy_order, copy.doc_id, _Pointer(uid, None, False),
+                           _copy_decision(uid, copy.doc_id))
+            yield beam.pvalue.TaggedOutput(LEAVES, (uid, ("leaves", _Leaves(copy_order, (), copy.site))))
+
+
+def own_evidence(keys: DocKeys, evidence: Iterable[KeyEvidence]) -> list[KeyEvidence]:
+    """One piece of evidence per key of ``keys``: arrivals sharing a uid send theirs to one place."""
+    wanted = {key for _, key in keys.exact} | set(keys.sentences)
+    kept: dict[tuple[int, str], KeyEvidence] = {}
+    for ev in evidence:
+        if ev.key in wanted:
+            kept.setdefault((ev.key, ev.kind), ev)
+    return list(kept.values())
+
+
+def _by_tag(messages: Iterable[tuple[str, Any]]) -> defaultdict[str, list[Any]]:
+    """A joined group's ``(tag, value)`` messages, listed per tag."""
+    parts: defaultdict[str, list[Any]] = defaultdict(list)
+    for tag, value in messages:
+        parts[tag].append(value)
+    return parts
+
+
+def _batch_round_messages(record: _Decided) -> Iterator[tuple[int, tuple[str, Any]]]:
+    yield record.uid, ("self", (record.order, record.pointer, record.doc_id))
+    if not record.pointer.final:
+        yield record.pointer.target_uid, ("query", record)
+
+
+def resolve_group(element: tuple[int, Iterable[tuple[str, Any]]]) -> Iterator[_Decided]:
+    """One batch pointer-jumping round at one uid: each query (a record pointing here) takes the
+    pointer of the document here (the least ``order`` among arrivals sharing the uid); with no
+    document here, a query keeps its pointer."""
+    parts = _by_tag(element[1])
+    selves: list[tuple[tuple[str, str], _Pointer, str]] = parts["self"]
+    queries: list[_Decided] = parts["query"]
+    if not selves:
+        yield from queries
+        return
+    _, pointer, doc_id = min(selves, key=lambda s: s[0])
+    for query in queries:
+        yield _follow(query, (pointer, 0, doc_id))
+
+
 class _ResolveRoundFn(beam.DoFn):
-    """One pointer-jumping round, keyed by document uid: a query (a record pointing here) gets
+    """One streaming pointer-jumping round, keyed by document uid: a query (a record pointing here) gets
     this document's pointer once it is known. Order-independent; the timer only frees state."""
 
     POINTER = ReadModifyWriteStateSpec("pointer", BytesCoder())
     WAITING = BagStateSpec("waiting", PickleCoder())
     GC = TimerSpec("gc", TimeDomain.WATERMARK)
 
-    def __init__(self, horizon: timedelta, streaming: bool) -> None:
+    def __init__(self, horizon: timedelta) -> None:
         self._horizon = horizon
-        self._streaming = streaming
 
     def process(self, element: tuple[int, tuple[str, Any]], pointer_state: Any = beam.DoFn.StateParam(POINTER),
                 waiting: Any = beam.DoFn.StateParam(WAITING),
@@ -262,8 +364,7 @@ class _ResolveRoundFn(beam.DoFn):
         _, (tag, value) = element
         if tag == "self":
             pointer_state.write(encode_round_state(*value))
-            if self._streaming:
-                gc.set(_gc_at(value[1], self._horizon))
+            gc.set(_gc_at(value[1], self._horizon))
             for record in waiting.read():
                 yield _follow(record, value)
             waiting.clear()
@@ -273,8 +374,7 @@ class _ResolveRoundFn(beam.DoFn):
             yield _follow(value, decode_round_state(known))
             return
         waiting.add(value)
-        if self._streaming:  # the target's state may be gone: flush after a horizon at the latest
-            gc.set(_gc_at(_record_ts(value), self._horizon))
+        gc.set(_gc_at(_record_ts(value), self._horizon))  # the target's state may be gone: flush at the latest then
 
     @on_timer(GC)
     def expire(self, pointer_state: Any = beam.DoFn.StateParam(POINTER),
@@ -322,7 +422,10 @@ def decode_round_state(data: bytes) -> tuple[_Pointer, int, str]:
     return _Pointer(target_uid, target_id, bool(flags & 1), via_id), ts, doc_id
 
 
-def _follow(record: _Record, target: tuple[_Pointer, int, str]) -> _Record:
+_R = TypeVar("_R", _Record, _Decided)
+
+
+def _follow(record: _R, target: tuple[_Pointer, int, str]) -> _R:
     """``record`` now points where its target points (remembering the target's id)."""
     pointer, _, target_id = target
     return record._replace(pointer=pointer if pointer.final else pointer._replace(via_id=target_id))
@@ -348,7 +451,10 @@ class _EmitFn(beam.DoFn):
         self._unresolved = Metrics.counter("newsflow", "dedup.unresolved_chains")
 
     def process(self, record: _Record) -> Iterator[Any]:
-        article, decision, pointer = record.article, record.decision, record.pointer
+        yield from self._emit(record.article, record.decision, record.pointer, record.keys, record.site)
+
+    def _emit(self, article: Article, decision: Decision, pointer: _Pointer,
+              keys: tuple[tuple[str, int], ...], site: int) -> Iterator[Any]:
         canonical_id = pointer.target_id if pointer.final else pointer.via_id
         if decision.is_duplicate and not pointer.final:
             # chain longer than the rounds, or its target's state expired: name the last copy
@@ -363,10 +469,21 @@ class _EmitFn(beam.DoFn):
             yield beam.pvalue.TaggedOutput(DUPLICATES, DuplicateRecord(
                 article=dataclasses.replace(article, duplicate_of=canonical_id),
                 similarity=decision.similarity, method=decision.method or "", detected_at=self._clock()))
-        first_seen = from_epoch_seconds(_record_ts(record))
-        for kind, key in record.keys:
-            yield beam.pvalue.TaggedOutput(HISTORY, HistoryRow(key, canonical_id, first_seen, kind,
-                                                               record.site))
+        first_seen = from_epoch_seconds(epoch_seconds(arrival_time(article)))
+        for kind, key in keys:
+            yield beam.pvalue.TaggedOutput(HISTORY, HistoryRow(key, canonical_id, first_seen, kind, site))
+
+
+class _EmitJoinedFn(_EmitFn):
+    """Batch: a uid's article(s), resolved record(s) and history leaves, joined by ``order``."""
+
+    def process(self, element: tuple[int, Iterable[tuple[str, Any]]]) -> Iterator[Any]:  # type: ignore[override]
+        parts = _by_tag(element[1])
+        articles = sorted(parts["article"], key=lambda pair: pair[0])
+        records = sorted(parts["record"], key=lambda record: record.order)
+        leaves = sorted(parts["leaves"], key=lambda leaf: leaf.order)
+        for (_, article), record, leaf in zip(articles, records, leaves, strict=True):
+            yield from self._emit(article, record.decision, record.pointer, leaf.keys, leaf.site)
 
 
 class DropDuplicates(beam.PTransform):
@@ -380,7 +497,7 @@ class DropDuplicates(beam.PTransform):
       horizon: how long live state remembers a document (older ones: history only).
       containment_threshold: share of the shorter document's sentence keys that must be found in
         an earlier document, in (0, 1].
-      streaming: per-key stage as a stateful DoFn (arrival order) instead of a sorted GroupByKey;
+      streaming: stateful DoFns in arrival order instead of GroupByKeys (per key sorted by arrival);
         default: the pipeline's ``--streaming`` option.
       resolve_rounds: pointer-jumping rounds; resolves copy-of-copy chains up to 2**rounds long.
       clock: ``detected_at`` source (tests pass a fixed clock).
@@ -409,19 +526,48 @@ class DropDuplicates(beam.PTransform):
         streaming = self._streaming
         if streaming is None:
             streaming = bool(articles.pipeline.options.view_as(StandardOptions).streaming)
-        horizon_s = int(self._horizon.total_seconds())
         docs = (articles
                 | "GlobalWindow" >> beam.WindowInto(window.GlobalWindows())
                 | "Keys" >> beam.Map(lambda a: (a, _article_keys(a))))
         occurrences = docs | "Occurrences" >> beam.FlatMap(
             lambda doc: ((occ.key, occ) for occ in doc[1].occurrences())).with_output_types(KV[int, Any])
         if streaming:
-            evidence = occurrences | "PerKeyState" >> beam.ParDo(
-                _KeyStateFn(self._horizon)).with_input_types(KV[int, Any])
-        else:
-            evidence = (occurrences
-                        | "GroupByKey" >> beam.GroupByKey()
-                        | "PerKeyInOrder" >> beam.FlatMap(_evidence_of_group, horizon_s))
+            return self._expand_streaming(docs, occurrences)
+        return self._expand_batch(docs, occurrences)
+
+    def _expand_batch(self, docs: beam.PCollection, occurrences: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
+        evidence = (occurrences
+                    | "GroupByKey" >> beam.GroupByKey()
+                    | "PerKeyInOrder" >> beam.FlatMap(_evidence_of_group, int(self._horizon.total_seconds())))
+        doc_messages = docs | "DocMessages" >> beam.Map(
+            lambda doc: (doc[1].uid, ("doc", (_order(doc[0]), doc[1])))).with_output_types(KV[int, Any])
+        evidence_messages = evidence | "EvidenceMessages" >> beam.Map(
+            lambda kv: (kv[0], ("evidence", kv[1]))).with_output_types(KV[int, Any])
+        decided = ((doc_messages, evidence_messages)
+                   | "PerDoc" >> beam.Flatten()
+                   | "GroupByDoc" >> beam.GroupByKey()
+                   | "Decide" >> beam.ParDo(_DecideGroupFn(self._threshold, self._history_root)).with_outputs(
+                       LEAVES, main="decided"))
+        records = decided.decided
+        for n in range(self._rounds):
+            final = records | f"Final{n}" >> beam.Filter(lambda r: r.pointer.final)
+            resolved = (records
+                        | f"RoundMessages{n}" >> beam.FlatMap(_batch_round_messages).with_output_types(KV[int, Any])
+                        | f"GroupRound{n}" >> beam.GroupByKey()
+                        | f"Resolve{n}" >> beam.FlatMap(resolve_group))
+            records = (final, resolved) | f"Records{n}" >> beam.Flatten()
+        article_messages = docs | "ArticleMessages" >> beam.Map(
+            lambda doc: (doc[1].uid, ("article", (_order(doc[0]), doc[0])))).with_output_types(KV[int, Any])
+        record_messages = records | "RecordMessages" >> beam.Map(
+            lambda r: (r.uid, ("record", r))).with_output_types(KV[int, Any])
+        return ((article_messages, record_messages, decided[LEAVES])
+                | "PerDocResolved" >> beam.Flatten()
+                | "JoinArticles" >> beam.GroupByKey()
+                | "Emit" >> beam.ParDo(_EmitJoinedFn(self._clock)).with_outputs(DUPLICATES, HISTORY, main=ARTICLES))
+
+    def _expand_streaming(self, docs: beam.PCollection, occurrences: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
+        evidence = occurrences | "PerKeyState" >> beam.ParDo(
+            _KeyStateFn(self._horizon)).with_input_types(KV[int, Any])
         doc_messages = docs | "DocMessages" >> beam.Map(
             lambda doc: (doc[1].uid, ("doc", doc))).with_output_types(KV[int, Any])
         evidence_messages = evidence | "EvidenceMessages" >> beam.Map(
@@ -429,13 +575,13 @@ class DropDuplicates(beam.PTransform):
         records = ((doc_messages, evidence_messages)
                    | "PerDoc" >> beam.Flatten()
                    | "Decide" >> beam.ParDo(_DecideFn(self._threshold, self._history_root,
-                                                      self._horizon, streaming)).with_input_types(KV[int, Any]))
+                                                      self._horizon)).with_input_types(KV[int, Any]))
         for n in range(self._rounds):
             final = records | f"Final{n}" >> beam.Filter(lambda r: r.pointer.final)
             resolved = (records
                         | f"RoundMessages{n}" >> beam.FlatMap(_round_messages).with_output_types(KV[int, Any])
                         | f"Resolve{n}" >> beam.ParDo(
-                            _ResolveRoundFn(self._horizon, streaming)).with_input_types(KV[int, Any]))
+                            _ResolveRoundFn(self._horizon)).with_input_types(KV[int, Any]))
             records = (final, resolved) | f"Records{n}" >> beam.Flatten()
         return records | "Emit" >> beam.ParDo(_EmitFn(self._clock)).with_outputs(
             DUPLICATES, HISTORY, main=ARTICLES)
