@@ -5,22 +5,29 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import apache_beam as beam
+import pyarrow as pa
 import pyarrow.dataset as pads
+import pyarrow.parquet as pq
 import pytest
 
+from newsflow.transforms import write_dataset
 from newsflow.transforms.items import Article, Rejection, TopicTag
 from newsflow.transforms.write_dataset import (
     DATASET_SCHEMAS,
     STAGING_DIR,
+    ContractViolation,
     StagedFile,
     WriteDataset,
     article_row,
     commit,
     deadletter_row,
+    pack_row,
+    parquet_file,
     partition_path,
     partition_values,
     recover_incomplete_commits,
     table_bytes,
+    unpack_row,
     validate_partition_keys,
     write_bytes,
 )
@@ -129,3 +136,27 @@ def test_commit_is_idempotent_when_files_already_moved(tmp_path):
     commit(root, "r", [staged], WHEN)
     commit(root, "r", [staged], WHEN)
     assert files_under(tmp_path) == ["_manifests/r/_SUCCESS", "_manifests/r/manifest.json", "deadletters/x.parquet"]
+
+
+def test_rows_wait_in_the_shuffle_packed_and_come_back_equal():
+    long_row = article_row(make_article(1, "politics", "eastern-asia"), "run1", WHEN)
+    long_row["body"] = "The council met on Monday to vote on the harbour plan. " * 40
+    short_row = {"key": 7, "doc_id": "id1"}
+    packed_long, packed_short = pack_row(long_row), pack_row(short_row)
+    assert packed_long[:1] == b"z" and len(packed_long) < len(long_row["body"]) // 4
+    assert packed_short[:1] == b"p"
+    assert unpack_row(packed_long) == long_row
+    assert unpack_row(packed_short) == short_row
+
+
+def test_parquet_file_converts_a_partition_in_batches_and_checks_each(monkeypatch):
+    monkeypatch.setattr(write_dataset, "ROWS_PER_BATCH", 2)
+    rows = [article_row(make_article(n, None, None), "run1", WHEN) for n in range(5)]
+    data, count = parquet_file(iter(rows), DATASET_SCHEMAS["articles/v1"])
+    parquet = pq.ParquetFile(pa.BufferReader(data))
+    assert count == 5
+    assert parquet.metadata.num_row_groups == 3
+    assert parquet.read().column("id").to_pylist() == ["id0", "id1", "id2", "id3", "id4"]
+    rows[4] = dict(rows[4], body=None)  # in the last batch: still refused
+    with pytest.raises(ContractViolation, match="1 row\\(s\\) with null in required column 'body'"):
+        parquet_file(rows, DATASET_SCHEMAS["articles/v1"])
