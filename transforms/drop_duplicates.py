@@ -51,6 +51,7 @@ from newsflow.transforms.dedup import (
     DEFAULT_HORIZON,
     Decision,
     DocKeys,
+    Entry,
     KeyEvidence,
     KeyState,
     Occurrence,
@@ -183,16 +184,17 @@ class _KeyStateFn(beam.DoFn):
         self._horizon = horizon
         self._horizon_s = int(horizon.total_seconds())
 
-    def process(self, element: tuple[int, Occurrence], state: Any = beam.DoFn.StateParam(STATE),
-                gc: Any = beam.DoFn.TimerParam(GC)) -> Iterator[tuple[int, KeyEvidence]]:
-        key, occ = element
+    def process(self, element: tuple[int, tuple[Any, ...]], state: Any = beam.DoFn.StateParam(STATE),
+                gc: Any = beam.DoFn.TimerParam(GC)) -> Iterator[tuple[int, PlainEvidence]]:
+        key, plain = element
+        occ = Occurrence._make(plain)
         stored = state.read()
         key_state = KeyState.decode(stored) if stored else KeyState()
         earlier, template = key_state.observe(occ, self._horizon_s)
         if occ.indexed:
             state.write(key_state.encode())
             gc.set(_gc_at(key_state.last_ts, self._horizon))
-        yield occ.uid, KeyEvidence(key, occ.kind, tuple(earlier), template)
+        yield occ.uid, plain_evidence(KeyEvidence(key, occ.kind, tuple(earlier), template))
 
     @on_timer(GC)
     def expire(self, state: Any = beam.DoFn.StateParam(STATE)) -> Iterator[Any]:
@@ -200,10 +202,27 @@ class _KeyStateFn(beam.DoFn):
         yield from ()
 
 
-def _evidence_of_group(element: tuple[int, Iterable[Occurrence]], horizon_s: int,
-                       ) -> Iterator[tuple[int, KeyEvidence]]:
+def _evidence_of_group(element: tuple[int, Iterable[tuple[Any, ...]]], horizon_s: int,
+                       ) -> Iterator[tuple[int, PlainEvidence]]:
     _, occurrences = element
-    yield from group_evidence(occurrences, horizon_s)
+    for uid, evidence in group_evidence(map(Occurrence._make, occurrences), horizon_s):
+        yield uid, plain_evidence(evidence)
+
+
+PlainEvidence = tuple[int, str, tuple[tuple[int, int, int, int], ...], bool]
+
+
+def plain_evidence(evidence: KeyEvidence) -> PlainEvidence:
+    """``KeyEvidence`` as plain tuples for the shuffle: Beam's coder writes tuples of numbers and
+    strings natively, NamedTuples by pickling each one (~60 occurrences and as many pieces of
+    evidence per article)."""
+    return (evidence.key, evidence.kind, tuple((e.uid, e.ts, e.n_keys, e.site) for e in evidence.earlier),
+            evidence.template)
+
+
+def evidence_of_plain(plain: PlainEvidence) -> KeyEvidence:
+    key, kind, earlier, template = plain
+    return KeyEvidence(key, kind, tuple(map(Entry._make, earlier)), template)
 
 
 class _DecideFn(beam.DoFn):
@@ -246,7 +265,7 @@ class _DecideFn(beam.DoFn):
         doc = doc_state.read()
         if doc is None or (count.read() or 0) < doc[2]:
             return
-        evidence = list(evidence_state.read())
+        evidence = list(map(evidence_of_plain, evidence_state.read()))
         doc_state.clear()
         evidence_state.clear()
         count.clear()
@@ -259,7 +278,7 @@ class _DecideFn(beam.DoFn):
         doc = doc_state.read()
         if doc is not None:
             self._incomplete.inc()
-            yield self._decide(doc[0], doc[1], list(evidence_state.read()))
+            yield self._decide(doc[0], doc[1], list(map(evidence_of_plain, evidence_state.read())))
         doc_state.clear()
         evidence_state.clear()
         count.clear()
@@ -292,7 +311,7 @@ class _DecideGroupFn(beam.DoFn):
         uid, messages = element
         parts = _by_tag(messages)
         docs: list[tuple[tuple[str, str], DocKeys]] = sorted(parts["doc"], key=lambda doc: doc[0])
-        evidence: list[KeyEvidence] = parts["evidence"]
+        evidence = list(map(evidence_of_plain, parts["evidence"]))
         (order, keys), copies = docs[0], docs[1:]
         if copies:
             evidence = own_evidence(keys, evidence)
@@ -530,7 +549,7 @@ class DropDuplicates(beam.PTransform):
                 | "GlobalWindow" >> beam.WindowInto(window.GlobalWindows())
                 | "Keys" >> beam.Map(lambda a: (a, _article_keys(a))))
         occurrences = docs | "Occurrences" >> beam.FlatMap(
-            lambda doc: ((occ.key, occ) for occ in doc[1].occurrences())).with_output_types(KV[int, Any])
+            lambda doc: ((occ.key, tuple(occ)) for occ in doc[1].occurrences())).with_output_types(KV[int, Any])
         if streaming:
             return self._expand_streaming(docs, occurrences)
         return self._expand_batch(docs, occurrences)
