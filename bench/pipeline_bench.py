@@ -8,7 +8,10 @@ shared between processes counted once) and CPU time. For each N it prints the wa
 *including* startup (imports, runner and pool start, lexicon loads) and pages/s from it; with two or more
 N it also prints the per-page rate *excluding* the fixed startup, from the difference between the two
 largest runs. Last, the raw single-process trafilatura throughput on the same pages
-(``trafilatura.extract(html, fast=True, include_comments=False)``, HTML already decoded) and the ratios.
+(``trafilatura.extract(html, fast=True, include_comments=False)``, HTML already decoded), the ratios,
+and two ceilings: pages/s of one process per core all extracting at once with raw trafilatura and with
+newsflow's ``extract_page`` (no fetch, dedup, tagging, writing or Beam): no pipeline on this machine
+can beat the second.
 
     python bench/pipeline_bench.py --pages 1000,3000 --extract_workers 2
 
@@ -27,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -228,6 +232,33 @@ def raw_trafilatura(pages: list[bytes], count: int) -> tuple[float, float, int]:
     return len(sample) / wall, len(sample) / cpu, len(sample)
 
 
+def _extract_all(task: tuple[str, list[str]]) -> int:
+    """One process's share of a ceiling run: every page through ``trafilatura`` or ``extract_page``."""
+    kind, htmls = task
+    if kind == "trafilatura":
+        import trafilatura
+
+        for html in htmls:
+            trafilatura.extract(html, fast=True, include_comments=False)
+    else:
+        from newsflow.transforms.extract import extract_page
+
+        for html in htmls:
+            extract_page(html, "https://bench.example/p.html")
+    return len(htmls)
+
+
+def ceiling(pages: list[bytes], count: int, kind: str, processes: int) -> float:
+    """Pages/s of ``processes`` processes each extracting the same pages at once (no pipeline at all):
+    what the machine's cores give for extraction alone, the bound any pipeline stays under."""
+    sample = [unique_page(pages, n).decode("utf-8", "replace") for n in range(min(count, 2 * len(pages)))]
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+        list(pool.map(_extract_all, [(kind, sample[:3])] * processes))  # imports and warm-up
+        started = time.perf_counter()
+        done = sum(pool.map(_extract_all, [(kind, sample)] * processes))
+        return done / (time.perf_counter() - started)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", default="1000",
@@ -252,11 +283,15 @@ def main() -> None:
         print(json.dumps(result), flush=True)
         runs.append(result)
 
-    raw_wall, raw_cpu, raw_pages = raw_trafilatura(load_pages(args.html), max(counts))
+    pages = load_pages(args.html)
+    raw_wall, raw_cpu, raw_pages = raw_trafilatura(pages, max(counts))
     final = {"raw_trafilatura_pages_per_s_one_core": round(raw_wall, 1),
              "raw_trafilatura_pages_per_s_one_core_by_cpu_time": round(raw_cpu, 1), "raw_pages": raw_pages,
              "cores": os.cpu_count(), "extract_workers": args.extract_workers,
              "loadavg_1m": round(os.getloadavg()[0], 2)}
+    cores = os.cpu_count() or 1
+    final["ceiling_trafilatura_pages_per_s_all_cores"] = round(ceiling(pages, max(counts), "trafilatura", cores), 1)
+    final["ceiling_extract_page_pages_per_s_all_cores"] = round(ceiling(pages, max(counts), "extract_page", cores), 1)
     largest = runs[-1]
     final["ratio_incl_startup"] = round(largest["pages_per_s_incl_startup"] / raw_wall, 2)
     if len(runs) >= 2:
