@@ -17,7 +17,13 @@ from newsflow.transforms.dedup import (
     sentence_keys,
     split_sentences,
 )
-from newsflow.transforms.dedup_history import HistoryIndex, HistoryRow, load_history, write_history
+from newsflow.transforms.dedup_history import (
+    HistoryIndex,
+    HistoryRow,
+    load_exact_keys,
+    load_history,
+    write_history,
+)
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
@@ -239,3 +245,12 @@ def test_history_round_trip_through_parquet(tmp_path):
     assert len(load_history(str(tmp_path / "nothing-here"))) == 0
     with pytest.raises(ValueError, match="run_id"):
         write_history(str(tmp_path), "a/b", rows)
+
+
+def test_exact_keys_of_the_history_are_those_of_the_full_index(tmp_path):
+    write_history(str(tmp_path), "run-1", [
+        HistoryRow(key64("x"), "a", T0, SENTENCE, 7), HistoryRow(-5, "a", T0, "url", 7),
+        HistoryRow(11, "a", T0, "body_hash", 7), HistoryRow(key64("nav"), "a", T0, "template", 7)])
+    write_history(str(tmp_path), "run-2", [HistoryRow(12, "b", T0, "guid", 9), HistoryRow(-5, "b", T0, "url", 9)])
+    assert load_exact_keys(str(tmp_path)) == frozenset({-5, 11, 12}) == frozenset(load_history(str(tmp_path)).exact_docs)
+    assert load_exact_keys(str(tmp_path / "nothing-here")) == frozenset()

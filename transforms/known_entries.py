@@ -14,7 +14,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from newsflow.transforms.dedup import url_key
-from newsflow.transforms.dedup_history import load_history
+from newsflow.transforms.dedup_history import load_exact_keys
 from newsflow.transforms.items import Entry
 
 
@@ -25,7 +25,7 @@ class _SkipKnownFn(beam.DoFn):
         self._skipped = Metrics.counter("newsflow", "feeds.entries_known")
 
     def setup(self) -> None:
-        self._known = frozenset(load_history(self._root).exact_docs)
+        self._known = load_exact_keys(self._root)
 
     def process(self, entry: Entry) -> Iterator[Entry]:
         if url_key(entry.url) in self._known:

@@ -211,12 +211,23 @@ def _evidence_places(mentions: list[PlaceMention]) -> dict[str, list[str]]:
     return dict(sorted(out.items()))
 
 
+def load_tables() -> None:
+    """Build the topic lexicon, M49 table and gazetteer (with its dateline table) now, once per
+    process, rather than inside the first text tagged."""
+    topic_lexicon()
+    m49_table()
+    dateline_places("")
+
+
 class _TagArticleFn(beam.DoFn):
     def __init__(self, explain: bool):
         self._explain = explain
         self._articles = beam.metrics.Metrics.counter("newsflow", "tag.articles")
         self._no_topic = beam.metrics.Metrics.counter("newsflow", "tag.no_topic")
         self._no_country = beam.metrics.Metrics.counter("newsflow", "tag.no_country")
+
+    def setup(self) -> None:
+        load_tables()
 
     def process(self, article: Article):
         tags = tag_text(article.title, article.body, region_hint=article.region_hint, explain=self._explain)

@@ -14,10 +14,10 @@ import csv
 import functools
 import io
 from dataclasses import dataclass
-from importlib import resources
 
 import ahocorasick
 
+from newsflow.transforms.data_files import read_data
 from newsflow.transforms.items import TopicTag
 
 TITLE_WEIGHT = 2.0
@@ -63,15 +63,11 @@ class TermHit:
     weight: float
 
 
-def _read_data(name: str) -> str:
-    return resources.files("newsflow.transforms").joinpath("data", name).read_text(encoding="utf-8")
-
-
 @functools.cache
 def media_topics() -> dict[str, MediaTopic]:
     """Media Topic code → concept, for the 17 top-level and their active second-level children."""
     table = {}
-    for row in csv.DictReader(io.StringIO(_read_data("iptc_topics.tsv")), delimiter="\t"):
+    for row in csv.DictReader(io.StringIO(read_data("iptc_topics.tsv")), delimiter="\t"):
         table[row["code"]] = MediaTopic(row["code"], int(row["level"]), row["parent"] or None,
                                         row["top"], row["label"])
     return table
@@ -143,7 +139,7 @@ class TopicLexicon:
 def topic_lexicon() -> TopicLexicon:
     """The process-wide lexicon automata, built on first use."""
     rows = []
-    for line in _read_data("topic_lexicon.tsv").splitlines():
+    for line in read_data("topic_lexicon.tsv").splitlines():
         if not line.strip() or line.startswith("#"):
             continue
         term, code, weight = line.split("\t")
