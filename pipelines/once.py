@@ -110,7 +110,6 @@ def plan(argv: list[str]) -> RunPlan:
 def article_rows(articles, run_id: str, keys: tuple[str, ...]):
     def to_row(article: Article):
         now = datetime.now(UTC)
-        article.ingested_at = now
         row = article_row(article, run_id, now)
         yield "articles/v1", partition_path(partition_values(row, now), keys), row
 
