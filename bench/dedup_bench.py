@@ -1,6 +1,6 @@
 """Dedup benchmark on the aeb-syndication kit (shared/bench/dedup): scores, speed, state size.
 
-Runs newsflow's own dedup logic (``newsflow.transforms.dedup`` / ``repeats``) over the kit's
+Runs newsflow's own dedup logic (``newsflow.transforms.dedup.keys`` / ``repeats``) over the kit's
 stream and intra-page set, writes predictions, scores them with the kit's ``score.py`` and prints
 one line per setting:
 
@@ -27,7 +27,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from newsflow.transforms.dedup import (
+from newsflow.transforms.dedup.drop_duplicates import canonical_round_state_bytes
+from newsflow.transforms.dedup.history import HistoryIndex, HistoryRow
+from newsflow.transforms.dedup.keys import (
     DEFAULT_CONTAINMENT,
     DEFAULT_HORIZON,
     Deduplicator,
@@ -36,9 +38,7 @@ from newsflow.transforms.dedup import (
     from_epoch_seconds,
     history_keys,
 )
-from newsflow.transforms.dedup_history import HistoryIndex, HistoryRow
-from newsflow.transforms.drop_duplicates import canonical_round_state_bytes
-from newsflow.transforms.repeats import repeated_line_indices
+from newsflow.transforms.dedup.repeated_text import repeated_line_indices
 
 ROUNDS = 5
 """DropDuplicates' default resolve_rounds."""

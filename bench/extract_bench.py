@@ -29,8 +29,8 @@ import trafilatura
 from trafilatura.utils import load_html
 
 from newsflow.pipelines import extract_job
-from newsflow.transforms.extract import extract_page
-from newsflow.transforms.metadata import htmldate_published, page_metadata, resolve_published
+from newsflow.transforms.extract.metadata import htmldate_published, page_metadata, resolve_published
+from newsflow.transforms.extract.page import extract_page
 
 DEFAULT_KIT = Path(__file__).resolve().parents[1] / ".." / "shared" / "bench" / "extraction"
 

@@ -241,7 +241,7 @@ def _extract_all(task: tuple[str, list[str]]) -> int:
         for html in htmls:
             trafilatura.extract(html, fast=True, include_comments=False)
     else:
-        from newsflow.transforms.extract import extract_page
+        from newsflow.transforms.extract.page import extract_page
 
         for html in htmls:
             extract_page(html, "https://bench.example/p.html")

@@ -74,7 +74,7 @@ def print_errors(gold: Path, tagged: Path, with_mentions: bool, limit: int) -> N
 def time_tag_text(files: list[Path], seconds: float = 5.0) -> tuple[float, float]:
     """(wall, CPU) docs/s of tag_text alone over the DEV texts, after the automata are built. The CPU
     figure is the one-core rate; the wall figure also counts time lost to other processes."""
-    from newsflow.transforms.tagging import load_tables, tag_text
+    from newsflow.transforms.tag.tag_articles import load_tables, tag_text
 
     texts = []
     for path in files:

@@ -26,9 +26,9 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from newsflow.transforms.dedup import DEFAULT_CONTAINMENT, DEFAULT_HORIZON, body_hash
-from newsflow.transforms.dedup_history import WriteHistory, history_dir
-from newsflow.transforms.drop_duplicates import DUPLICATES, HISTORY, DropDuplicates
+from newsflow.transforms.dedup.drop_duplicates import DUPLICATES, HISTORY, DropDuplicates
+from newsflow.transforms.dedup.history import WriteHistory, history_dir
+from newsflow.transforms.dedup.keys import DEFAULT_CONTAINMENT, DEFAULT_HORIZON, body_hash
 from newsflow.transforms.items import Article
 
 

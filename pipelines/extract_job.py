@@ -20,9 +20,9 @@ import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
 from trafilatura.utils import decode_file
 
-from newsflow.transforms.extract_articles import ExtractArticles
+from newsflow.transforms.dedup.repeated_text import RemoveRepeatedText
+from newsflow.transforms.extract.extract_articles import ExtractArticles
 from newsflow.transforms.items import Article, Entry, Page, utcnow
-from newsflow.transforms.repeats import RemoveRepeatedText
 
 HTML_SUFFIXES = (".html.gz", ".htm.gz", ".html", ".htm")
 
@@ -115,7 +115,7 @@ def run(input_path: str, output_path: str, argv: list[str] | None = None, worker
         pages = (pipeline | "Files" >> beam.Create(files)
                  | "Read" >> beam.Map(read_html_file, fetched_at))
     extracted = pages | "ExtractArticles" >> ExtractArticles(workers=workers)
-    cleaned = extracted.articles | "RemoveRepeatedText" >> RemoveRepeatedText()
+    cleaned = (extracted.articles | "RemoveRepeatedText" >> RemoveRepeatedText()).articles
     keyed_urls = pages | "UrlById" >> beam.Map(lambda page: (page.entry.guid, page.entry.url))
     keyed_articles = cleaned | "ArticleById" >> beam.Map(lambda article: (article.guid, article))
     _ = ({"urls": keyed_urls, "articles": keyed_articles}

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from newsflow.schemas.records import ARTICLES, DEADLETTERS, DUPLICATES, TIMESTAMP, Dataset
-from newsflow.transforms.write_dataset import MANIFESTS_DIR, SUCCESS_MARKER
+from newsflow.transforms.write.write_dataset import MANIFESTS_DIR, SUCCESS_MARKER
 
 FEED_STATE_DIR = "_state/feeds/v1"
 NO_TOPIC = "(no topic)"
@@ -334,7 +334,7 @@ def extraction_by_site(con: duckdb.DuckDBPyConnection, limit: int = 15) -> list[
 
 def subregion_regions() -> dict[str, str]:
     """M49 sub-region → region, from the package's M49 table."""
-    from newsflow.transforms.gazetteer import m49_table
+    from newsflow.transforms.tag.gazetteer import m49_table
 
     return {subregion: region for _, subregion, region in m49_table().values()}
 

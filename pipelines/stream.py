@@ -28,9 +28,9 @@ from typing import Any
 from apache_beam.options.pipeline_options import StandardOptions
 
 from newsflow.pipelines.once import RunPlan, RunSummary, new_run_id, plan, run_plan
-from newsflow.transforms.feed_state import load_feed_states
+from newsflow.transforms.feeds.polling import is_due
+from newsflow.transforms.feeds.state import load_feed_states
 from newsflow.transforms.items import FeedSpec
-from newsflow.transforms.polling import is_due
 
 LOCAL_RUNNERS = {"fnapirunner", "directrunner", "bundlebaseddirectrunner", "switchingdirectrunner"}
 

@@ -18,7 +18,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from newsflow.transforms.items import REJECTED, Article
-from newsflow.transforms.tagging import TagArticles
+from newsflow.transforms.tag.tag_articles import TagArticles
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -74,11 +74,14 @@ def run(input_path: str, output_path: str, argv: list[str] | None = None) -> dic
     parsed = (pipeline
               | "Read" >> beam.io.ReadFromText(input_path)
               | "Parse" >> beam.ParDo(_ParseFn()).with_outputs(REJECTED, main="articles"))
-    (parsed.articles
-     | "TagArticles" >> TagArticles()
+    tagged = parsed.articles | "TagArticles" >> TagArticles()
+    (tagged.articles
      | "ToJson" >> beam.Map(lambda a: json.dumps(to_output(a), ensure_ascii=False))
      | "Write" >> beam.io.WriteToText(output_path, shard_name_template="", num_shards=1))
-    (parsed[REJECTED]
+    failed = tagged[REJECTED] | "FailedToDict" >> beam.Map(
+        lambda r: {"id": r.url, "stage": r.stage, "reason": r.reason, "error": f"{r.error_class}: {r.message}"})
+    ((parsed[REJECTED], failed)
+     | "AllRejected" >> beam.Flatten()
      | "RejectedToJson" >> beam.Map(json.dumps)
      | "WriteRejected" >> beam.io.WriteToText(rejected_path, shard_name_template="", num_shards=1))
     result = pipeline.run()

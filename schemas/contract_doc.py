@@ -82,7 +82,7 @@ def render_field_tables() -> str:
 
 def render_partition_vocabulary() -> str:
     """The closed vocabulary of the ``topic`` and ``region`` partition folders."""
-    from newsflow.transforms.slugs import OTHER, REGION_SLUGS, TOPIC_SLUGS, UNKNOWN
+    from newsflow.transforms.tag.slugs import OTHER, REGION_SLUGS, TOPIC_SLUGS, UNKNOWN
 
     lines = [GENERATED_NOTE, "", "| topic= | IPTC Media Topic (top level; second-level codes fold into it) |",
              "|---|---|"]

@@ -22,8 +22,8 @@ def bench_kit(name: str) -> Path:
 def fresh_shared_politeness():
     """No per-host gate or robots cache (both per process) leaks between tests: test servers share the
     host name 127.0.0.1 and may reuse ports."""
-    from newsflow.transforms.politeness import forget_shared_gates
-    from newsflow.transforms.robots import forget_shared_caches
+    from newsflow.transforms.fetch.politeness import forget_shared_gates
+    from newsflow.transforms.fetch.robots import forget_shared_caches
 
     forget_shared_gates()
     forget_shared_caches()

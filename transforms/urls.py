@@ -64,3 +64,41 @@ def absolute_http_url(link: str | None, base: str) -> str | None:
         return None
     resolved = urljoin(base, link.strip())
     return resolved if is_http_url(resolved) else None
+
+
+def host_key(url: str) -> str:
+    """The politeness key of a URL: its lower-case host name (ports share the host's budget)."""
+    return (urlsplit(url).hostname or "").lower()
+
+
+def origin_key(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+def without_fragment(url: str) -> str:
+    """The identity of a URL for redirect-loop detection (fragment dropped)."""
+    return url.split("#", 1)[0]
+
+
+def same_page(a: str | None, b: str | None) -> bool:
+    """Loose URL equality: scheme, ``www.``, query, fragment and a trailing slash ignored."""
+    def key(url: str) -> str:
+        rest = url.split("://", 1)[-1].split("#", 1)[0].split("?", 1)[0]
+        return rest.removeprefix("www.").rstrip("/").lower()
+    return bool(a and b) and key(a or "") == key(b or "")
+
+
+def canonical_of(candidate: str | None, page_url: str) -> str | None:
+    """The page's declared canonical URL made absolute, or None when it is missing, not http(s),
+    or a site's front page declared on an article (a common template bug that would give every
+    article of the site the same id)."""
+    if not candidate:
+        return None
+    absolute = urljoin(page_url, candidate)
+    parts = urlsplit(absolute)
+    if parts.scheme not in ("http", "https"):
+        return None
+    if parts.path in ("", "/") and not parts.query and urlsplit(page_url).path not in ("", "/"):
+        return None
+    return absolute

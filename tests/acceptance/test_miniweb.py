@@ -31,14 +31,15 @@ import pytest
 import yaml
 
 from newsflow.pipelines.config import load_config
-from newsflow.pipelines.once import RunSummary, fetch_policy, plan, run
+from newsflow.pipelines.ingest import fetch_policy
+from newsflow.pipelines.once import RunSummary, plan, run
 from newsflow.pipelines.stream import due_feeds
-from newsflow.transforms.discovery import WELL_KNOWN_FEED_PATHS
-from newsflow.transforms.feed_state import load_feed_states
-from newsflow.transforms.feeds import parse_feed
-from newsflow.transforms.http import FetchPolicy, HttpClient
+from newsflow.transforms.feeds.discovery import WELL_KNOWN_FEED_PATHS
+from newsflow.transforms.feeds.parse import parse_feed
+from newsflow.transforms.feeds.state import load_feed_states
+from newsflow.transforms.fetch.client import FetchPolicy, HttpClient
+from newsflow.transforms.fetch.robots import RobotsRules
 from newsflow.transforms.items import FeedSpec
-from newsflow.transforms.robots import RobotsRules
 from newsflow.transforms.urls import normalize_url
 from tests.acceptance.miniweb_server import LoggedRequest, MiniwebServer
 
