@@ -19,7 +19,12 @@ from typing import Any
 
 import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import (
+    GoogleCloudOptions,
+    PipelineOptions,
+    StandardOptions,
+    TestOptions,
+)
 from apache_beam.runners.portability.fn_api_runner import worker_handlers
 
 from newsflow.pipelines.config import ConfigError, load_config
@@ -181,10 +186,32 @@ def run(argv: list[str], *, out: Any = None) -> RunSummary:
     return run_plan(plan(argv), out=out)
 
 
+def not_submitted(options: PipelineOptions) -> str | None:
+    """Why the runner will build the graph but run nothing: ``--dry_run=True`` (the runner translates
+    and validates the job) or ``--template_location`` (it writes the job spec); None otherwise."""
+    dry_run = options.view_as(TestOptions).dry_run
+    if dry_run is True or str(dry_run).strip().lower() in ("true", "1", "yes"):
+        return "--dry_run"
+    if options.view_as(GoogleCloudOptions).template_location:
+        return "--template_location"
+    return None
+
+
 def run_plan(job: RunPlan, *, out: Any = None) -> RunSummary:
-    """Run one planned job: recover, build, run, summarise; also one cycle of the local stream."""
+    """Run one planned job: recover, build, run, summarise; also one cycle of the local stream.
+
+    A dry run or a template build only builds and hands the graph to the runner: it reads and writes
+    nothing under the output root (offline, a ``gs://`` root is not reachable) and reports no counters.
+    """
     out = out or sys.stdout
     root = job.newsflow.output
+    reason = not_submitted(job.options)
+    if reason is not None:
+        pipeline = beam.Pipeline(options=job.options)
+        build(pipeline, job, {})
+        pipeline.run()
+        print(f"newsflow run {job.run_id}: graph built, not submitted ({reason})", file=out)
+        return RunSummary(job.run_id, root)
     recovered = recover_incomplete_commits(root)
     if recovered["rolled_forward"] or recovered["discarded"]:
         print(f"recovered: rolled forward {recovered['rolled_forward']}, "

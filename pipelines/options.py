@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 from typing import Any
 
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+from newsflow.transforms.feeds.polling import MAX_INTERVAL_S
 
 LOCAL_DEFAULT_RUNNER = "FnApiRunner"
 """Chosen explicitly so the DirectRunner never tries to download Prism."""
@@ -78,6 +81,7 @@ class NewsflowOptions(PipelineOptions):
         for flag in ("connect_timeout_s", "read_timeout_s", "total_timeout_s", "dedup_horizon_h"):
             if getattr(self, flag) <= 0:
                 problems.append(f"--{flag} must be positive")
+        problems += self._polling_problems()
         for cidr in self.allow_private_network or []:
             try:
                 ipaddress.ip_network(cidr, strict=False)
@@ -86,6 +90,29 @@ class NewsflowOptions(PipelineOptions):
         if self.replay_prefix and not self.replay_prefix.startswith(("http://", "https://")):
             problems.append("--replay_prefix must be an http(s) URL")
         return problems
+
+    def _polling_problems(self) -> list[str]:
+        """The polling flags: positive, within the scheduler's 24 h ceiling, and a floor that does not
+        silently override the starting interval (the floor would win: say so instead)."""
+        problems = []
+        for flag in ("poll_interval_s", "min_poll_interval_s"):
+            value = getattr(self, flag)
+            if not _finite_positive(value):
+                problems.append(f"--{flag} must be a positive number of seconds, got {value}")
+            elif value > MAX_INTERVAL_S:
+                problems.append(f"--{flag} must be at most {MAX_INTERVAL_S:.0f} s (24 h), got {value}")
+        if not problems and self.min_poll_interval_s > self.poll_interval_s:
+            problems.append(f"--poll_interval_s {self.poll_interval_s:g} is below the floor --min_poll_interval_s "
+                            f"{self.min_poll_interval_s:g}: lower --min_poll_interval_s too (only for feeds you run)")
+        if self.duration_s is not None and not _finite_positive(self.duration_s):
+            problems.append(f"--duration_s must be a positive number of seconds, got {self.duration_s}")
+        if self.max_cycles is not None and self.max_cycles < 1:
+            problems.append(f"--max_cycles must be at least 1, got {self.max_cycles}")
+        return problems
+
+
+def _finite_positive(value: float) -> bool:
+    return math.isfinite(value) and value > 0
 
 
 def with_local_runner(options: PipelineOptions) -> PipelineOptions:

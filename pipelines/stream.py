@@ -87,22 +87,23 @@ def run_stream(argv: list[str], *, out: Any = None, clock: Any = time,
     try:
         while not stop.requested.is_set():
             now = datetime.now(UTC)
-            states = load_feed_states(opts.output)
-            due = due_feeds(base.feeds, states, now)
-            if due:
+            due = due_feeds(base.feeds, load_feed_states(opts.output), now)
+            if due:  # a cycle that would poll nothing is no cycle: wait for the next due feed instead
                 cycle = replace(base, feeds=due, run_id=new_run_id(now), started_at=now)
                 print(f"cycle {cycles + 1}: {len(due)} of {len(base.feeds)} feeds due", file=out)
                 last = run_plan(cycle, out=out)
-            cycles += 1
-            if on_cycle is not None:
-                on_cycle(cycles, last)
-            if opts.max_cycles is not None and cycles >= opts.max_cycles:
-                break
+                cycles += 1
+                if on_cycle is not None:
+                    on_cycle(cycles, last)
+                if opts.max_cycles is not None and cycles >= opts.max_cycles:
+                    break
             remaining = None if opts.duration_s is None else opts.duration_s - (clock.monotonic() - started)
             if remaining is not None and remaining <= 0:
                 break
             wait = seconds_until_next_due(load_feed_states(opts.output), base.feeds, datetime.now(UTC),
                                           opts.poll_interval_s)
+            if not due:
+                print(f"no feed due: waiting {wait:.0f} s for the next one", file=out)
             if remaining is not None:
                 wait = min(wait, remaining)
             stop.requested.wait(wait)

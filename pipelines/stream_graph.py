@@ -24,6 +24,7 @@ incrementally, so local ``--mode stream`` runs successive bounded cycles instead
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import apache_beam as beam
@@ -31,15 +32,16 @@ from apache_beam.options.pipeline_options import StandardOptions
 from apache_beam.transforms.periodicsequence import PeriodicImpulse
 
 from newsflow.pipelines.ingest import Ingest, IngestConfig, output_schemas
-from newsflow.pipelines.once import RunPlan, RunSummary, source_outputs
+from newsflow.pipelines.once import RunPlan, RunSummary, not_submitted, source_outputs
 from newsflow.transforms.feeds.poll_due_feeds import PollDueFeeds
-from newsflow.transforms.feeds.state import load_feed_states
+from newsflow.transforms.feeds.state import FeedState, load_feed_states
 from newsflow.transforms.write.write_windows import WriteWindowedDataset
 
 
-def build_stream(pipeline: beam.Pipeline, run: RunPlan, ticks: Any = None,
-                 allowed_lateness_s: int = 3600) -> None:
-    """The streaming graph; ``ticks`` defaults to a PeriodicImpulse (tests pass a TestStream)."""
+def build_stream(pipeline: beam.Pipeline, run: RunPlan, ticks: Any = None, allowed_lateness_s: int = 3600,
+                 initial_states: Mapping[str, FeedState] | None = None) -> None:
+    """The streaming graph; ``ticks`` defaults to a PeriodicImpulse (tests pass a TestStream);
+    ``initial_states`` defaults to the feed states persisted under the output root."""
     opts = run.newsflow
     config = IngestConfig.of(opts, run_id=run.run_id, partition_keys=run.partition_keys, streaming=True,
                              started_at=run.started_at)
@@ -47,7 +49,8 @@ def build_stream(pipeline: beam.Pipeline, run: RunPlan, ticks: Any = None,
         tick_s = max(30.0, min(opts.poll_interval_s, 300.0))
         ticks = pipeline | "Ticks" >> PeriodicImpulse(start_timestamp=time.time(), fire_interval=tick_s)
     polled = ticks | "PollDueFeeds" >> PollDueFeeds(run.feeds, config.policy, opts.poll_interval_s,
-                                                    opts.min_poll_interval_s, load_feed_states(opts.output))
+                                                    opts.min_poll_interval_s,
+                                                    load_feed_states(opts.output) if initial_states is None else initial_states)
     _ = (source_outputs(polled)
          | "Ingest" >> Ingest(config)
          | "WriteWindows" >> WriteWindowedDataset(opts.output, output_schemas(), run.run_id, opts.window_s,
@@ -55,16 +58,20 @@ def build_stream(pipeline: beam.Pipeline, run: RunPlan, ticks: Any = None,
 
 
 def start_native(run: RunPlan) -> Any:
-    """Build the streaming graph and hand it to the runner; returns the runner's ``PipelineResult``
-    (with ``--dry_run=True`` on Dataflow, the translated ``job`` is on it and nothing is submitted)."""
+    """Build the streaming graph and hand it to the runner; returns the runner's ``PipelineResult``.
+    A dry run or template build reads no feed state from the output root (see ``once.run_plan``)."""
     run.options.view_as(StandardOptions).streaming = True
     pipeline = beam.Pipeline(options=run.options)
-    build_stream(pipeline, run)
+    build_stream(pipeline, run, initial_states={} if not_submitted(run.options) else None)
     return pipeline.run()
 
 
 def run_native(run: RunPlan, *, out: Any) -> RunSummary:
     """Submit the streaming job to a streaming runner (it runs until drained or cancelled)."""
     result = start_native(run)
-    print(f"streaming job submitted: state {result.state}", file=out)
+    reason = not_submitted(run.options)
+    if reason is not None:
+        print(f"newsflow run {run.run_id}: streaming graph built, not submitted ({reason})", file=out)
+    else:
+        print(f"streaming job submitted: state {result.state}", file=out)
     return RunSummary(run.run_id, run.newsflow.output)

@@ -13,6 +13,7 @@ from apache_beam.transforms.window import FixedWindows, TimestampedValue
 
 from newsflow.transforms.feeds.read_feeds import ReadFeeds
 from newsflow.transforms.feeds.reader import (
+    first_source_per_site,
     cache_max_age,
     is_news_sitemap,
     news_first,
@@ -357,18 +358,18 @@ def test_site_sitemaps_beyond_the_cap_are_skipped_and_helpers():
     assert not is_news_sitemap(b"\x1f\x8b broken gzip")
 
 
-def test_read_feeds_reads_a_sites_robots_sitemaps_once_per_bundle():
+def test_read_feeds_reads_a_sites_robots_sitemaps_once_for_its_first_source():
     with serve(site_routes()) as s:
         s.set("/robots.txt", robots_with_sitemaps(s))
         specs = [FeedSpec(s.url("/feed")), FeedSpec(s.url("/other-feed"))]
         with TestPipeline(runner="FnApiRunner") as p:
-            outputs = p | beam.Create(specs) | ReadFeeds(POLICY)
+            outputs = p | beam.Create(specs) | ReadFeeds(POLICY, sitemap_readers=first_source_per_site(specs))
             assert_that(outputs.entries | beam.Map(lambda e: e.url),
                         equal_to([s.url("/a/1"), s.url("/a/2"), s.url("/a/3")]))
         with_sitemaps = sorted(r.path for r in s.requests)
         s.clear_requests()
         with TestPipeline(runner="FnApiRunner") as p:
-            _ = p | beam.Create(specs) | ReadFeeds(POLICY, site_sitemaps=False)
+            _ = p | beam.Create(specs) | ReadFeeds(POLICY)
         without = sorted(r.path for r in s.requests)
     assert with_sitemaps == ["/feed", "/other-feed", "/robots.txt", "/sitemaps/archive.xml", "/sitemaps/gone.xml",
                              "/sitemaps/index.xml", "/sitemaps/news.xml"]
@@ -565,3 +566,9 @@ def test_miniweb_discovery_seeds_and_subscriptions(miniweb):
     assert {e.feed_url for e in article.entries} == {expected[npr_page]["finds"][1]}
     assert [(s.feed_url, s.discovered_feed_url) for s in article.states] == [
         (npr_page, expected[npr_page]["finds"][1]), (expected[npr_page]["finds"][1], None)]
+
+
+def test_the_first_configured_source_of_each_site_reads_its_sitemaps():
+    feeds = [FeedSpec("https://www.news.example/rss"), FeedSpec("https://news.example/atom"),
+             FeedSpec("https://other.example/feed"), FeedSpec("http://news.example:8080/x")]
+    assert first_source_per_site(feeds) == frozenset({"https://www.news.example/rss", "https://other.example/feed"})

@@ -16,6 +16,7 @@ from apache_beam.transforms.window import FixedWindows, TimestampedValue
 from newsflow.transforms.fetch.client import FetchPolicy, FetchResult
 from newsflow.transforms.fetch.fetch_pages import FetchPages, page_or_rejection
 from newsflow.transforms.items import Entry, Page, Rejection
+from newsflow.transforms.urls import host_key
 from tests.fixture_server import Route, html, redirect, serve
 
 PAGE = "<html><head><title>Story</title></head><body><p>Grüße aus Köln</p></body></html>"
@@ -182,3 +183,24 @@ def test_streaming_windows_aggregate_downstream():
             assert_that(per_window, equal_to([(2, 0), (1, 120)]), label="pages")
             rejected = fetched.rejected | beam.Map(lambda r, window=beam.DoFn.WindowParam: (r.reason, int(window.start)))
             assert_that(rejected, equal_to([("http_410", 120)]), label="rejected")
+
+
+
+def test_pages_are_keyed_by_host_into_a_stateful_fetch():
+    """The per-host limit holds across workers because Beam processes one key of a stateful DoFn in
+    one place at a time: the fetch ParDo must declare state and take its entries keyed by host."""
+    from apache_beam.portability import common_urns
+    from apache_beam.portability.api import beam_runner_api_pb2
+
+    pipeline = beam.Pipeline(runner="FnApiRunner")
+    entries = [Entry(FEED, "https://News.example:8443/a"), Entry(FEED, "http://news.example/b?x=1")]
+    keyed = pipeline | beam.Create(entries) | "Keys" >> beam.Map(lambda e: e)
+    _ = keyed | "FetchPages" >> FetchPages(policy())
+    proto = pipeline.to_runner_api()
+    (fetch,) = [t for t in proto.components.transforms.values() if t.unique_name == "FetchPages/Fetch/ParDo(_FetchPagesFn)"]
+    assert fetch.spec.urn == common_urns.primitives.PAR_DO.urn
+    payload = beam_runner_api_pb2.ParDoPayload.FromString(fetch.spec.payload)
+    assert list(payload.state_specs) == ["host"]
+    by_host = [t for t in proto.components.transforms.values() if t.unique_name == "FetchPages/ByHost"]
+    assert len(by_host) == 1
+    assert {host_key(e.url) for e in entries} == {"news.example"}

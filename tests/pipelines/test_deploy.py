@@ -29,10 +29,10 @@ DEPLOY = REPO / "deploy"
 IMAGE = "us-central1-docker.pkg.dev/newsflow-test-project/newsflow/newsflow:test"
 DATAFLOW = ["--runner=DataflowRunner", "--project=newsflow-test-project", "--region=us-central1",
             f"--temp_location=gs://{BUCKET}/tmp", f"--sdk_container_image={IMAGE}"]
-ONCE_STAGES = ("ReadFeeds", "FetchPages", "ExtractArticles", "RemoveRepeatedText", "DropDuplicates",
-               "TagArticles", "WriteDataset")
-STREAM_STAGES = ("PollDueFeeds", "FetchPages", "ExtractArticles", "RemoveRepeatedText", "DropDuplicates",
-                 "TagArticles", "WriteWindows")
+INGEST_STAGES = ("Ingest", "Ingest/FetchPages", "Ingest/ExtractArticles", "Ingest/RemoveRepeatedText",
+                 "Ingest/DropDuplicates", "Ingest/TagArticles")
+ONCE_STAGES = ("ReadFeeds", *INGEST_STAGES, "Ingest/SkipKnownEntries", "WriteDataset")
+STREAM_STAGES = ("PollDueFeeds", *INGEST_STAGES, "WriteWindows")
 LOCAL_ONLY_FLAGS = {"duration_s": "local stream runs only", "max_cycles": "local stream runs only"}
 BEAM_PARAMETERS = {"sdk_container_image"}
 
@@ -81,6 +81,17 @@ def test_dry_run_translates_the_once_graph_for_dataflow_and_submits_nothing(gcs)
     result = pipeline.run()
     assert result.state == "DONE"
     assert gcs.object_names(BUCKET) == []
+
+
+@pytest.mark.parametrize("mode", ["once", "stream"])
+def test_newsflow_run_dry_run_on_dataflow_exits_0_offline_with_one_line(gcs, mode, capsys):
+    from newsflow.pipelines.cli import main
+
+    extra = ["--streaming"] if mode == "stream" else []
+    assert main(["run", *DATAFLOW, "--dry_run=True", f"--mode={mode}", *extra, *newsflow_flags()]) == 0
+    graph = "streaming graph" if mode == "stream" else "graph"
+    assert f"newsflow run r1: {graph} built, not submitted (--dry_run)" in capsys.readouterr().out.splitlines()
+    assert gcs.object_names(BUCKET) == []  # nothing staged, nothing read or written under --output
 
 
 def test_template_location_writes_the_batch_job_spec(gcs, tmp_path):

@@ -232,5 +232,5 @@ def test_dataflow_dry_run_builds_the_streaming_job_offline(tmp_path, monkeypatch
         assert gcs.object_names(bucket) == []   # nothing staged, nothing written
     assert result.job.proto.type_ == dataflow.JobType.JOB_TYPE_STREAMING
     names = {t.unique_name for t in result.job.proto_pipeline.components.transforms.values()}
-    assert {"Ticks", "PollDueFeeds", "FetchPages", "ExtractArticles", "RemoveRepeatedText", "DropDuplicates",
-            "TagArticles", "WriteWindows"} <= names
+    assert {"Ticks", "PollDueFeeds", "Ingest", "Ingest/FetchPages", "Ingest/ExtractArticles",
+            "Ingest/RemoveRepeatedText", "Ingest/DropDuplicates", "Ingest/TagArticles", "WriteWindows"} <= names

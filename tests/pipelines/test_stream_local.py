@@ -18,7 +18,7 @@ import pyarrow.dataset as pads
 import pytest
 
 from newsflow.pipelines.stream import due_feeds, run_stream, seconds_until_next_due
-from newsflow.transforms.feeds.state import FeedState
+from newsflow.transforms.feeds.state import FeedState, load_feed_states
 from newsflow.transforms.items import FeedSpec
 
 pytestmark = pytest.mark.slow
@@ -243,5 +243,41 @@ def test_kill_9_mid_cycle_then_restart_has_every_entry_once(tmp_path):
         urls = article_urls(output)
         assert urls == sorted(set(urls)) == sorted(site.urls())
         assert not any((output / "_staging").glob("*"))
+    finally:
+        site.close()
+
+
+def test_a_restart_before_any_feed_is_due_waits_for_it_then_polls(tmp_path):
+    site = GrowingSite(start=2, grow_on_poll=False)
+    try:
+        config, output = write_config(tmp_path, site), tmp_path / "out"
+        run_stream(stream_args(config, output, "--max_cycles", "1", "--poll_interval_s", "3",
+                               "--min_poll_interval_s", "3"))
+        assert site.feed_requests == 1
+        (state,) = load_feed_states(str(output)).values()
+        assert state.next_poll_at is not None and state.next_poll_at > datetime.now(UTC)
+        site.add()
+        out = io.StringIO()
+        run_stream(stream_args(config, output, "--max_cycles", "1", "--poll_interval_s", "3",
+                               "--min_poll_interval_s", "3"), out=out)
+        # the restart found nothing due, waited for the feed instead of counting an empty cycle, then polled it
+        assert datetime.now(UTC) >= state.next_poll_at
+        assert site.feed_requests == 2
+        assert "no feed due: waiting" in out.getvalue() and "stream: 1 cycle(s) run" in out.getvalue()
+        assert article_urls(output) == sorted(site.urls()) and len(site.urls()) == 3
+    finally:
+        site.close()
+
+
+def test_duration_ends_a_wait_for_a_feed_that_is_not_due(tmp_path):
+    site = GrowingSite(start=1, grow_on_poll=False)
+    try:
+        config, output = write_config(tmp_path, site), tmp_path / "out"
+        run_stream(stream_args(config, output, "--max_cycles", "1", "--poll_interval_s", "600",
+                               "--min_poll_interval_s", "600"))
+        out = io.StringIO()
+        run_stream(stream_args(config, output, "--max_cycles", "1", "--poll_interval_s", "600",
+                               "--min_poll_interval_s", "600", "--duration_s", "0.5"), out=out)
+        assert site.feed_requests == 1 and "stream: 0 cycle(s) run" in out.getvalue()
     finally:
         site.close()

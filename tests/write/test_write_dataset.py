@@ -12,7 +12,7 @@ import pytest
 
 from newsflow.transforms.items import Article, Rejection, TopicTag
 from newsflow.transforms.storage import write_bytes
-from newsflow.transforms.write import write_dataset
+from newsflow.transforms.write import parquet as parquet_module
 from newsflow.transforms.write.parquet import (
     ContractViolation,
     pack_row,
@@ -154,7 +154,7 @@ def test_rows_wait_in_the_shuffle_packed_and_come_back_equal():
 
 
 def test_parquet_file_converts_a_partition_in_batches_and_checks_each(monkeypatch):
-    monkeypatch.setattr(write_dataset, "ROWS_PER_BATCH", 2)
+    monkeypatch.setattr(parquet_module, "ROWS_PER_BATCH", 2)
     rows = [article_row(make_article(n, None, None), "run1", WHEN) for n in range(5)]
     data, count = parquet_file(iter(rows), DATASET_SCHEMAS["articles/v1"])
     parquet = pq.ParquetFile(pa.BufferReader(data))

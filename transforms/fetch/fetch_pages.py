@@ -12,14 +12,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import apache_beam as beam
+from apache_beam.coders import BooleanCoder
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
+from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 from apache_beam.transforms.window import BoundedWindow
+from apache_beam.typehints import KV
 from apache_beam.utils.timestamp import Timestamp
 from apache_beam.utils.windowed_value import WindowedValue
 
 from newsflow.transforms.fetch.client import FetchPolicy, FetchResult, HttpClient
 from newsflow.transforms.items import REJECTED, Entry, Page, Rejection
+from newsflow.transforms.urls import host_key
 
 STAGE = "fetch"
 PAGES = "pages"
@@ -47,11 +51,18 @@ class _InFlight:
     window: BoundedWindow
 
 
+HOST_OWNER = ReadModifyWriteStateSpec("host", BooleanCoder())
+"""Never written: declaring state makes the DoFn stateful, so the runner processes each host key in
+one place at a time (batch: all of a key's elements in one bundle; streaming: one work item per key
+at a time), which is what makes the per-process gate a per-host limit across workers."""
+
+
 class _FetchPagesFn(beam.DoFn):
     """Fetches up to ``max_in_flight`` pages at once on a thread pool sharing one HttpClient.
 
-    Results leave as soon as they are done (from a later ``process`` call, or ``finish_bundle``)
-    as WindowedValues carrying their own entry's timestamp and window, so neither is changed.
+    Input is keyed by host. Results leave as soon as they are done (from a later ``process`` call, or
+    ``finish_bundle``, which waits for every fetch the bundle started) as WindowedValues carrying their
+    own entry's timestamp and window, so neither is changed.
     """
 
     def __init__(self, policy: FetchPolicy, max_in_flight: int) -> None:
@@ -115,9 +126,11 @@ class _FetchPagesFn(beam.DoFn):
         self._in_flight = pending
         return done
 
-    def process(self, entry: Entry, timestamp: Any = beam.DoFn.TimestampParam,
-                window: Any = beam.DoFn.WindowParam) -> Iterator[WindowedValue | TaggedOutput]:
+    def process(self, element: tuple[str, Entry], timestamp: Any = beam.DoFn.TimestampParam,
+                window: Any = beam.DoFn.WindowParam,
+                _owner: Any = beam.DoFn.StateParam(HOST_OWNER)) -> Iterator[WindowedValue | TaggedOutput]:
         assert self._pool is not None
+        _host, entry = element
         self._in_flight.append(_InFlight(self._pool.submit(self._fetch, entry), entry, timestamp, window))
         yield from self._emit(self._take_done(block=len(self._in_flight) >= self._max_in_flight))
 
@@ -130,8 +143,12 @@ class FetchPages(beam.PTransform):
     """Fetch each ``Entry``'s page: ``pages`` (Page) and ``rejected`` (Rejection) outputs.
 
     One pooled ``HttpClient`` per DoFn instance, up to ``max_in_flight`` fetches at once per
-    instance, per-host politeness and robots.txt as the policy says; the per-host gate and robots
-    cache are the worker process's, shared with the feed stage (``HttpClient``). Every input element yields
+    instance, per-host politeness and robots.txt as the policy says. Entries are keyed by host
+    (``urls.host_key``) into a stateful DoFn, so all of one host's pages are fetched by one worker
+    process at a time, through that process's per-host gate (shared with the feed stage): the
+    policy's ``host_concurrency`` and ``host_delay_s`` hold per host across workers, not per process.
+    (Between two bundles of one host, e.g. two streaming ticks, the gap is not carried over; the
+    feed stage's few requests per poll come from the process reading the feed.) Every input element yields
     exactly one output, on one of the two tags, with the input's timestamp and window; a failing
     URL never fails the bundle. Counters (namespace ``newsflow``): ``fetch.pages_ok``,
     ``fetch.skipped.<reason>``, ``fetch.failed.<reason>``.
@@ -147,5 +164,7 @@ class FetchPages(beam.PTransform):
         self._max_in_flight = max_in_flight
 
     def expand(self, entries: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
-        return entries | "Fetch" >> beam.ParDo(_FetchPagesFn(self._policy, self._max_in_flight)).with_outputs(
-            REJECTED, main=PAGES)
+        return (entries
+                | "ByHost" >> beam.Map(lambda entry: (host_key(entry.url), entry)).with_output_types(KV[str, Any])
+                | "Fetch" >> beam.ParDo(_FetchPagesFn(self._policy, self._max_in_flight))
+                .with_input_types(KV[str, Any]).with_outputs(REJECTED, main=PAGES))
