@@ -30,7 +30,7 @@ from newsflow.schemas.records import ARTICLES, DEADLETTERS, DUPLICATES, TIMESTAM
 from newsflow.transforms.write.write_dataset import MANIFESTS_DIR, SUCCESS_MARKER
 
 FEED_STATE_DIR = "_state/feeds/v1"
-NO_TOPIC = "(no topic)"
+UNTAGGED_TOPIC_LABEL = "(no topic)"
 NO_REGION = "(no region)"
 
 FEED_STATE_COLUMNS: dict[str, pa.DataType] = {
@@ -179,7 +179,7 @@ def summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
 
 
 _TOPIC_LABEL = (f"coalesce(list_filter(topics, lambda t: t.code = primary_topic)[1].label, primary_topic, "
-                f"'{NO_TOPIC}')")
+                f"'{UNTAGGED_TOPIC_LABEL}')")
 
 
 def records_per_day(con: duckdb.DuckDBPyConnection, by: str = "topic") -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from typing import Any
 
 import altair as alt
 
-from newsflow.pipelines.report_data import NO_REGION, NO_TOPIC, ReportData
+from newsflow.pipelines.report_data import NO_REGION, UNTAGGED_TOPIC_LABEL, ReportData
 
 HALF_WIDTH = 420
 FULL_WIDTH = 1040
@@ -175,7 +175,7 @@ def extraction_sites_chart(rows: Sequence[dict[str, Any]]) -> alt.Chart:
 def chart_specs(data: ReportData) -> dict[str, dict[str, Any]]:
     """Every chart of the page by element id, as Vega-Lite specs (no ``$schema`` URL)."""
     charts = {
-        "chart-day-topic": per_day_chart(data.per_day_topic, "topic", "By primary topic (IPTC)", NO_TOPIC),
+        "chart-day-topic": per_day_chart(data.per_day_topic, "topic", "By primary topic (IPTC)", UNTAGGED_TOPIC_LABEL),
         "chart-day-region": per_day_chart(data.per_day_region, "region", "By primary region (M49 sub-region)",
                                           NO_REGION),
         "chart-sources": sources_chart(data.sources),

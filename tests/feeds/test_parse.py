@@ -408,3 +408,42 @@ def test_same_posts_as_atom_and_rss_give_the_same_links():
     assert len(atom.entries) == 25
     assert [e.url for e in atom.entries] == [e.url for e in rss.entries]
     assert [e.title for e in atom.entries] == [e.title for e in rss.entries]
+
+
+@pytest.mark.parametrize(("item", "expected"), [
+    # RDF 1.0: the permalink is only the item's rdf:about
+    (b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/">'
+     b'<channel rdf:about="http://news.example/index.rdf"><title>N</title></channel>'
+     b'<item rdf:about="http://news.example/2026/11/rdf-story"><title>RDF story</title></item></rdf:RDF>',
+     "http://news.example/2026/11/rdf-story"),
+    # RSS 2.0 without <link>: the guid is the permalink
+    (b'<rss version="2.0"><channel><title>N</title><item><title>Guid story</title>'
+     b'<guid>https://news.example/2026/11/guid-story</guid></item></channel></rss>',
+     "https://news.example/2026/11/guid-story"),
+    # a guid marked not a permalink that is still the only URL the item has
+    (b'<rss version="2.0"><channel><title>N</title><item><title>Opaque</title>'
+     b'<guid isPermaLink="false">https://news.example/2026/11/opaque</guid></item></channel></rss>',
+     "https://news.example/2026/11/opaque"),
+    # FeedBurner: the publisher's own URL behind the redirector link wins over an id
+    (b'<rss version="2.0" xmlns:feedburner="http://rssnamespace.org/feedburner/ext/1.0"><channel><title>N</title>'
+     b'<item><title>Burned</title><guid isPermaLink="false">tag:news.example,2026:1</guid>'
+     b'<feedburner:origLink>https://news.example/2026/11/burned</feedburner:origLink></item></channel></rss>',
+     "https://news.example/2026/11/burned"),
+    # Atom: only a rel="related" HTML link
+    (b'<feed xmlns="http://www.w3.org/2005/Atom"><title>N</title><id>urn:x</id><updated>2026-11-27T09:00:00Z</updated>'
+     b'<entry><title>Related</title><id>urn:uuid:1</id><updated>2026-11-27T09:00:00Z</updated>'
+     b'<link rel="related" type="text/html" href="https://news.example/2026/11/related"/></entry></feed>',
+     "https://news.example/2026/11/related"),
+])
+def test_entries_whose_link_is_not_in_link_are_kept(item: bytes, expected: str):
+    parsed = parse_feed(item, FEED_URL, now=NOW)
+    assert [e.url for e in parsed.entries] == [expected] and parsed.rejected == []
+
+
+def test_an_entry_with_no_url_anywhere_is_skipped_with_its_reason():
+    body = (b'<rss version="2.0"><channel><title>N</title><item><title>Nowhere</title>'
+            b'<guid isPermaLink="false">id-7</guid></item></channel></rss>')
+    parsed = parse_feed(body, FEED_URL, now=NOW)
+    assert parsed.entries == []
+    assert [(r.kind, r.reason, r.message) for r in parsed.rejected] == [
+        ("skip", ENTRY_WITHOUT_LINK, "entry 0 (no http(s) link): guid='id-7' title='Nowhere'")]

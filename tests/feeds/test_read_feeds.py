@@ -13,8 +13,8 @@ from apache_beam.transforms.window import FixedWindows, TimestampedValue
 
 from newsflow.transforms.feeds.read_feeds import ReadFeeds
 from newsflow.transforms.feeds.reader import (
-    first_source_per_site,
     cache_max_age,
+    first_source_per_site,
     is_news_sitemap,
     news_first,
     read_feed,

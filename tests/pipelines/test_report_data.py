@@ -61,7 +61,7 @@ def day(moment: datetime) -> str:
 
 def topic_label(article: dict[str, Any]) -> str:
     labels = [t["label"] for t in article["topics"] if t["code"] == article["primary_topic"]]
-    return labels[0] if labels else (article["primary_topic"] or rd.NO_TOPIC)
+    return labels[0] if labels else (article["primary_topic"] or rd.UNTAGGED_TOPIC_LABEL)
 
 
 def committed_runs(output: Path) -> dict[str, datetime]:

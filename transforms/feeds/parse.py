@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
@@ -25,7 +25,7 @@ from defusedxml import DefusedXmlException
 
 from newsflow.transforms.feeds import discovery, sitemaps
 from newsflow.transforms.items import Entry, Rejection, utcnow
-from newsflow.transforms.urls import absolute_http_url, normalize_url
+from newsflow.transforms.urls import absolute_http_url, is_http_url, normalize_url
 
 STAGE = "feeds"
 FeedKind = Literal["rss", "atom", "rdf", "json", "sitemap", "html", "unknown"]
@@ -246,7 +246,7 @@ def _parse_with_feedparser(body: bytes, url: str, headers: dict[str, str], now: 
     for index, item in enumerate(result.get("entries", [])):
         guid = _str(item.get("id"))
         title = plain_text(item.get("title"))
-        link = absolute_http_url(_entry_link(item), base)
+        link = _entry_link(item, base)
         if link is None:
             parsed.rejected.append(_without_link(url, index, guid, title, "no http(s) link"))
             continue
@@ -299,14 +299,24 @@ def _drop_duplicate_links(parsed: ParsedFeed, feed_url: str) -> None:
     parsed.entries = kept
 
 
-def _entry_link(item: Mapping[str, Any]) -> str | None:
-    link = _str(item.get("link"))
-    if link:
-        return link
-    for candidate in item.get("links") or []:
-        if candidate.get("rel", "alternate") == "alternate" and candidate.get("href"):
-            return str(candidate["href"])
-    return None
+def _entry_links(item: Mapping[str, Any]) -> Iterator[str]:
+    """Candidate article links of a feed entry, by the shapes real feeds use, best first: ``<link>`` or
+    an Atom alternate link; FeedBurner's ``origLink`` (the publisher's URL behind a redirector); any
+    HTML link; then the id (RDF ``rdf:about``, RSS ``<guid>``, Atom ``<id>``: many feeds put the
+    permalink only there). The first that resolves to an http(s) URL is the entry's link (feedparser
+    copies a ``urn:`` id into ``link``, so a candidate is never taken on sight)."""
+    links = item.get("links") or []
+    yield from filter(None, [_str(item.get("link"))])
+    yield from (str(c["href"]) for c in links if c.get("rel", "alternate") == "alternate" and c.get("href"))
+    yield from filter(None, [_str(item.get("feedburner_origlink"))])
+    yield from (str(c["href"]) for c in links if "html" in str(c.get("type", "")) and c.get("href"))
+    guid = _str(item.get("id"))
+    if guid and is_http_url(guid):  # an id is a name, never a relative link
+        yield guid
+
+
+def _entry_link(item: Mapping[str, Any], base: str) -> str | None:
+    return next(filter(None, (absolute_http_url(candidate, base) for candidate in _entry_links(item))), None)
 
 
 def _without_link(feed_url: str, index: int, guid: str | None, title: str | None, why: str) -> Rejection:
