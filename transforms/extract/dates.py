@@ -73,6 +73,9 @@ UTC_NEIGHBOUR_FACTOR = 0.6
 """Share of its weight a UTC-only time gives the neighbouring day its local time may fall on."""
 UTC_WEST, UTC_EAST = timedelta(hours=-10), timedelta(hours=13)
 """The offsets between which nearly all news is published: the days a UTC time can mean locally."""
+HTMLDATE_ECHO_SCALE = 1 / 3
+"""htmldate reads the same meta tags and JSON-LD: when it names a day a page source already gives,
+it mostly echoes that source, so its vote only breaks ties."""
 MIN_YEAR = 1995
 
 PUBLISHED_META_KEYS = (
@@ -121,10 +124,11 @@ class Candidate:
     source: str
     key: str
     value: ParsedDate
+    scale: float = 1.0
 
     @property
     def weight(self) -> float:
-        return WEIGHTS[self.source]
+        return WEIGHTS[self.source] * self.scale
 
 
 @dataclass
@@ -535,9 +539,10 @@ def htmldate_candidate(found: str | None, others: list[Candidate]) -> Candidate 
     value = parse_date_value(found)
     if value is None:
         return None
-    if (value.day.month, value.day.day) == (1, 1) and not any(value.day in c.value.days() for c in others):
+    echo = any(value.day in c.value.days() for c in others)
+    if (value.day.month, value.day.day) == (1, 1) and not echo:
         return None
-    return Candidate(HTMLDATE, "extensive", value)
+    return Candidate(HTMLDATE, "echo", value, HTMLDATE_ECHO_SCALE) if echo else Candidate(HTMLDATE, "extensive", value)
 
 
 def _representative(day: date, candidates: list[Candidate]) -> Candidate:
@@ -564,7 +569,7 @@ def resolve(candidates: list[Candidate], now: datetime, *, zone: tzinfo | None =
     """The publication date the candidates agree on (pure but for ``extensive``, the htmldate call,
     made only when ``needs_htmldate``). Candidates after ``now`` are dropped first; UTC-only times
     are read in ``zone`` when given."""
-    kept = [Candidate(c.source, c.key, in_zone(c.value, zone)) for c in candidates
+    kept = [Candidate(c.source, c.key, in_zone(c.value, zone), c.scale) for c in candidates
             if not_future_value(c.value, now)]
     result = ResolvedDate(candidates=kept)
     if candidates and not kept:
