@@ -222,12 +222,12 @@ def test_meta_date_avoids_htmldate(htmldate_calls: list[str | None]) -> None:
     assert htmldate_calls == []
 
 
-def test_url_and_date_line_agree_without_htmldate(htmldate_calls: list[str | None]) -> None:
+def test_url_date_settles_the_day_without_htmldate(htmldate_calls: list[str | None]) -> None:
     dated = page(after="<p class='date'>Published 2026-11-26</p>")
     result = extract_page(dated, "https://example.com/news/2026/11/26/bridge", now=NOW)
     assert result is not None and result.dates is not None
     assert result.published_at == datetime(2026, 11, 26, tzinfo=UTC)
-    assert result.dates.source == "url_date+text_date"
+    assert result.dates.source == "url_date"  # confident alone: the date line is not even looked for
     assert htmldate_calls == []
 
 

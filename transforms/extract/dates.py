@@ -311,19 +311,17 @@ def url_date(url: str | None) -> date | None:
     return None
 
 
-_ITEMPROP_XPATH = etree.XPath(
-    "//*[@itemprop='datePublished' or @itemprop='dateCreated' or @itemprop='dateModified']")
 _TIME_XPATH = etree.XPath("//time[@datetime]")
-_LOWER = "translate({}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
-_DATE_LINE_WORDS = ("date", "publish", "posted", "byline", "dateline", "timestamp", "datum", "fecha",
-                    "data-pub", "article-time", "post-time", "entry-meta", "article__meta", "time")
-_DATE_LINE_XPATH = etree.XPath(
-    "//*[not(self::script or self::style or self::meta or self::time or self::html or self::body)]["
-    + " or ".join(f"contains({_LOWER.format(attr)}, '{word}')" for attr in ("@class", "@id")
-                  for word in _DATE_LINE_WORDS) + "]")
+_ITEMPROP_XPATH = etree.XPath("//*[@itemprop]")
+_NAMED_XPATH = etree.XPath("//body//*[@class or @id]")
+_DATE_LINE_NAME = re.compile(r"date|publish|posted|byline|dateline|timestamp|datum|fecha|time", re.I)
+_ITEMPROPS = frozenset({"datePublished", "dateCreated", "dateModified"})
+_NOT_DATE_LINES = frozenset({"script", "style", "meta", "time", "html", "body", "head", "link"})
 DATE_LINE_MAX_CHARS = 120
 MAX_DATE_LINES = 6
 """Date lines are looked for in the first few short elements so named (the byline area)."""
+MAX_DATE_LINE_ELEMENTS = 40
+"""Elements so named that are looked at, at most (their text is read, which costs)."""
 
 
 def _attribute_value(element: HtmlElement) -> str | None:
@@ -340,7 +338,7 @@ def itemprop_values(tree: HtmlElement) -> dict[str, str]:
     found: dict[str, str] = {}
     for element in _ITEMPROP_XPATH(tree):
         prop = element.get("itemprop")
-        if prop not in found and (value := _attribute_value(element)):
+        if prop in _ITEMPROPS and prop not in found and (value := _attribute_value(element)):
             found[prop] = value
     return found
 
@@ -356,17 +354,35 @@ def time_values(tree: HtmlElement) -> list[str]:
     return [el.get("datetime") for el in chosen]
 
 
+def _short_text(element: HtmlElement) -> str | None:
+    """The element's text on one line, or None as soon as it grows past a date line's length
+    (a container of the whole article is not read to its end)."""
+    chunks: list[str] = []
+    size = 0
+    for chunk in element.itertext():
+        size += len(chunk)
+        if size > 4 * DATE_LINE_MAX_CHARS:
+            return None
+        chunks.append(chunk)
+    return " ".join("".join(chunks).split())
+
+
 def date_lines(tree: HtmlElement) -> list[str]:
     """Short texts of the first elements whose class or id names a date or byline: the visible
     "Published 15 September 2020" lines under a headline."""
     lines: list[str] = []
-    for element in _DATE_LINE_XPATH(tree):
-        if len(lines) >= MAX_DATE_LINES:
-            break
-        text = " ".join(element.text_content().split())
+    looked = 0
+    for element in _NAMED_XPATH(tree):
+        if element.tag in _NOT_DATE_LINES \
+                or not _DATE_LINE_NAME.search(f"{element.get('class', '')} {element.get('id', '')}"):
+            continue
+        looked += 1
+        text = _short_text(element)
         if text and len(text) <= DATE_LINE_MAX_CHARS and sum(c.isdigit() for c in text) >= 4 \
                 and text not in lines:
             lines.append(text)
+        if len(lines) >= MAX_DATE_LINES or looked >= MAX_DATE_LINE_ELEMENTS:
+            break
     return lines
 
 
@@ -626,10 +642,14 @@ def resolve_page_date(
     fields of its own JSON-LD article. htmldate's extensive search runs only when the cheap
     sources do not settle the day."""
     itemprops = itemprop_values(tree)
+    first = day_first(language, url)
     candidates = page_candidates(
         tags=tags, jsonld_dates=jsonld_dates, itemprops=itemprops, times=time_values(tree),
-        lines=date_lines(tree), url=url, feed_published=feed_published, rule_text=rule_text,
-        day_first=day_first(language, url))
+        lines=(), url=url, feed_published=feed_published, rule_text=rule_text, day_first=first)
+    if needs_htmldate(candidates) or any(c.value.utc_only for c in candidates):
+        # the visible date line (about 2 ms to find) votes when the day is open or only given in UTC
+        candidates += page_candidates(tags={}, jsonld_dates={}, itemprops={}, times=(), lines=date_lines(tree),
+                                      url=None, feed_published=None, rule_text=None, day_first=first)
     result = resolve(candidates, now, zone=site_zone(url, language),
                      extensive=lambda: htmldate_extensive(tree, url, now))
     result.modified_at = modified_at(tags, jsonld_dates, itemprops, result.published_at, now)
