@@ -320,6 +320,8 @@ _NOT_DATE_LINES = frozenset({"script", "style", "meta", "time", "html", "body", 
 DATE_LINE_MAX_CHARS = 120
 MAX_DATE_LINES = 6
 """Date lines are looked for in the first few short elements so named (the byline area)."""
+MAX_NAMED_ELEMENTS = 300
+"""Elements with a class or id looked at, in document order: a byline sits in the first few hundred."""
 MAX_DATE_LINE_ELEMENTS = 40
 """Elements so named that are looked at, at most (their text is read, which costs)."""
 
@@ -372,7 +374,7 @@ def date_lines(tree: HtmlElement) -> list[str]:
     "Published 15 September 2020" lines under a headline."""
     lines: list[str] = []
     looked = 0
-    for element in _NAMED_XPATH(tree):
+    for element in _NAMED_XPATH(tree)[:MAX_NAMED_ELEMENTS]:
         if element.tag in _NOT_DATE_LINES \
                 or not _DATE_LINE_NAME.search(f"{element.get('class', '')} {element.get('id', '')}"):
             continue
