@@ -78,6 +78,8 @@ def resolved(page_html: str, url: str, **kwargs: Any) -> tuple[date | None, int 
     ("Tue, 15 Sep 2020 10:01:41 +0200", ParsedDate(date(2020, 9, 15), datetime(2020, 9, 15, 10, 1, 41, tzinfo=timezone(timedelta(hours=2))), 120)),
     ("15.09.2020", ParsedDate(date(2020, 9, 15))),
     ("05/09/2020", ParsedDate(date(2020, 9, 5))),  # day first by default
+    ("2008/01/10", ParsedDate(date(2008, 1, 10))),  # year first: never year-day-month
+    ("2013/04/05 13:25:05", ParsedDate(date(2013, 4, 5), datetime(2013, 4, 5, 13, 25, 5, tzinfo=UTC), None)),
     ("15. September 2020", ParsedDate(date(2020, 9, 15))),
     ("2020年9月15日 10:00", ParsedDate(date(2020, 9, 15))),
     ("2020-09-15 10:01:41", ParsedDate(date(2020, 9, 15), datetime(2020, 9, 15, 10, 1, 41, tzinfo=UTC), None)),

@@ -197,6 +197,8 @@ def _dateutil(text: str, day_first: bool) -> datetime | None:
     """dateutil's reading of ``text``, only when the text itself names year, month and day (dateutil
     fills what is missing from a default: two different defaults expose that)."""
     results = []
+    if re.match(r"\d{4}\D", text):
+        day_first = False  # year first is always year-month-day (2008/01/10: 10 January)
     for default in _SENTINELS:
         try:
             with warnings.catch_warnings():  # an unknown zone name leaves the time naive: a local wall time
