@@ -30,6 +30,8 @@ def arrow_type_name(t: pa.DataType) -> str:
         return f"float{t.bit_width}"
     if pa.types.is_timestamp(t):
         return f"timestamp[{t.unit}, {t.tz}]" if t.tz else f"timestamp[{t.unit}]"
+    if pa.types.is_date32(t):
+        return "date32"
     if pa.types.is_list(t):
         return f"list<{arrow_type_name(t.value_type)}>"
     if pa.types.is_struct(t):

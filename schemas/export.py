@@ -26,6 +26,8 @@ def _json_type(t: pa.DataType) -> dict[str, Any]:
         return {"type": "number"}
     if pa.types.is_timestamp(t):
         return {"type": "string", "format": "date-time"}
+    if pa.types.is_date32(t):
+        return {"type": "string", "format": "date"}
     if pa.types.is_list(t):
         return {"type": "array", "items": _json_type(t.value_type)}
     if pa.types.is_struct(t):
@@ -70,6 +72,8 @@ def _avro_type(t: pa.DataType, name: str) -> Any:
         return "double"
     if pa.types.is_timestamp(t):
         return {"type": "long", "logicalType": "timestamp-micros"}
+    if pa.types.is_date32(t):
+        return {"type": "int", "logicalType": "date"}
     if pa.types.is_list(t):
         return {"type": "array", "items": _avro_type(t.value_type, name + "_item")}
     if pa.types.is_struct(t):
@@ -92,7 +96,7 @@ def bigquery_scalar(t: pa.DataType) -> str:
     """The BigQuery type of a scalar Arrow type."""
     for check, name in ((pa.types.is_string, "STRING"), (pa.types.is_boolean, "BOOL"),
                         (pa.types.is_integer, "INT64"), (pa.types.is_floating, "FLOAT64"),
-                        (pa.types.is_timestamp, "TIMESTAMP")):
+                        (pa.types.is_timestamp, "TIMESTAMP"), (pa.types.is_date32, "DATE")):
         if check(t):
             return name
     raise TypeError(f"no BigQuery mapping for {t}")

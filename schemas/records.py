@@ -76,7 +76,9 @@ ARTICLE_COLUMNS: tuple[Column, ...] = (
            "ROK, Japan, US sign trilateral security framework"),
     Column("authors", STRINGS, False, "Author names, possibly empty.", ["Kim Min-jun"]),
     Column("published_at", TIMESTAMP, True,
-           "Publication time in UTC: feed date first, then JSON-LD, meta tags, page; never in the future.",
+           "Publication instant (stored in UTC) of the day the sources agree on: feed, JSON-LD, meta tags, "
+           "microdata, <time>, URL, date lines, htmldate; never after fetched_at. A bare date is midnight UTC "
+           "of published_date; read the day from published_date, not from this column's UTC day.",
            "2024-07-29T06:30:00Z"),
     Column("fetched_at", TIMESTAMP, False, "When the page was fetched (UTC).", "2024-07-29T07:02:11Z"),
     Column("ingested_at", TIMESTAMP, False, "When the record was written (UTC).", "2024-07-29T07:02:15Z"),
@@ -110,6 +112,20 @@ ARTICLE_COLUMNS: tuple[Column, ...] = (
     Column("run_id", pa.string(), False, "The run (or stream cycle/window) that wrote the record.",
            "20240729T070200Z-3f9a"),
     Column("schema_version", pa.int32(), False, "Record schema version.", 1),
+    Column("published_date", pa.date32(), True,
+           "Calendar day of publication in the source's own time zone (the day its readers saw; a Tokyo "
+           "story of 07:00 +09:00 is that day even though published_at's UTC day is the one before).",
+           "2024-07-29"),
+    Column("published_offset_min", pa.int32(), True,
+           "UTC offset in minutes (east positive) that published_date is read in: the one the page states, "
+           "or the site's zone for a time given only in UTC; null for a bare date.", 540),
+    Column("published_source", pa.string(), True,
+           "Which source gave published_at, then the others agreeing on the day, joined by +: feed_date, "
+           "rule_date, jsonld_date, jsonld_created, meta_date, meta_generic, itemprop_date, time_date, "
+           "url_date, text_date, htmldate.", "jsonld_date+meta_date+url_date"),
+    Column("modified_at", TIMESTAMP, True,
+           "Last modification the page states (JSON-LD dateModified, modified meta tags, microdata), UTC; "
+           "never before published_at nor after fetched_at.", "2024-07-29T09:10:00Z"),
 )
 
 DUPLICATE_COLUMNS: tuple[Column, ...] = (

@@ -9,7 +9,7 @@ Anything that does not go on is a ``Rejection`` on the ``rejected`` output of it
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 REJECTED = "rejected"
@@ -106,6 +106,11 @@ class Article:
     ingested_at: datetime | None = None
     arrival_at: datetime | None = None
     """When dedup counts the story as arrived; unset: its fetch time (see drop_duplicates.arrival_time)."""
+    published_date: date | None = None
+    """The calendar day of ``published_at`` in the source's own offset (see extract.dates)."""
+    published_offset_min: int | None = None
+    published_source: str | None = None
+    modified_at: datetime | None = None
 
 
 @dataclass

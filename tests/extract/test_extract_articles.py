@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import apache_beam as beam
@@ -59,7 +59,8 @@ def expected_good(page: Page) -> Article:
         guid="bridge", title="Harbour bridge reopens", authors=["Ana Silva"],
         published_at=datetime(2026, 11, 27, 8, 30, tzinfo=UTC), language="en", summary="Teaser.",
         partial=False, redirect_chain=["https://example.com/news/bridge"], feed_tags=["local"],
-        region_hint="IE",
+        region_hint="IE", published_date=date(2026, 11, 27), published_offset_min=0,
+        published_source="jsonld_date",
     )
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import lxml.html
 import pytest
 
-from newsflow.transforms.extract import metadata
+from newsflow.transforms.extract import dates
 from newsflow.transforms.extract.domain_rules import DomainRule, register_rule
 from newsflow.transforms.extract.page import (
     choose_title,
@@ -55,13 +55,13 @@ def ld(obj: Any) -> str:
 def htmldate_calls(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
     """Counts calls of the htmldate fallback (instrumentation only: the real function still runs)."""
     calls: list[str | None] = []
-    real = metadata.htmldate_published
+    real = dates.htmldate_extensive
 
-    def counting(tree: Any, url: str | None, now: datetime) -> datetime | None:
+    def counting(tree: Any, url: str | None, now: datetime) -> str | None:
         calls.append(url)
         return real(tree, url, now)
 
-    monkeypatch.setattr(metadata, "htmldate_published", counting)
+    monkeypatch.setattr(dates, "htmldate_extensive", counting)
     return calls
 
 
@@ -165,14 +165,27 @@ def test_complete_article_is_not_partial() -> None:
     assert result is not None and result.partial is False
 
 
-def test_feed_date_is_preferred_over_page_dates(htmldate_calls: list[str | None]) -> None:
-    head = '<meta property="article:published_time" content="2026-11-20T10:00:00Z">'
-    feed_date = datetime(2026, 11, 21, 9, 15, tzinfo=UTC)
+def test_feed_date_and_page_date_of_one_instant_keep_the_page_offset(htmldate_calls: list[str | None]) -> None:
+    head = '<meta property="article:published_time" content="2026-11-21T10:15:00+01:00">'
+    feed_date = datetime(2026, 11, 21, 9, 15, tzinfo=UTC)  # feeds give UTC: the offset is lost there
     result = extract_page(page(head), URL, feed_published=feed_date, now=NOW)
-    assert result is not None
+    assert result is not None and result.dates is not None
     assert result.published_at == feed_date
-    assert result.signals[-1] == "feed_date"
+    assert result.published_at.utcoffset() == timedelta(hours=1)
+    assert (result.dates.source, result.dates.offset_min) == ("meta_date+feed_date", 60)
+    assert result.signals[-1] == "meta_date"
     assert htmldate_calls == []
+
+
+def test_feed_date_outvoted_by_page_sources_that_agree(htmldate_calls: list[str | None]) -> None:
+    head = '<meta property="article:published_time" content="2026-11-20T10:00:00Z">'
+    feed_date = datetime(2026, 11, 26, 9, 15, tzinfo=UTC)  # re-listed days later
+    result = extract_page(page(head), "https://www.example.com/2026/11/20/bridge", feed_published=feed_date,
+                          now=NOW)
+    assert result is not None and result.dates is not None
+    assert result.published_at == datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+    assert result.dates.source == "meta_date+url_date"
+    assert htmldate_calls == []  # two agreeing page sources outweigh the feed: no htmldate needed
 
 
 def test_naive_feed_date_is_taken_as_utc() -> None:
@@ -188,8 +201,8 @@ def test_future_dates_are_dropped_and_the_next_source_used(htmldate_calls: list[
     result = extract_page(page(head), URL, feed_published=datetime(2026, 12, 1, tzinfo=UTC), now=NOW)
     assert result is not None
     assert result.published_at == datetime(2026, 11, 25, tzinfo=UTC)
-    assert result.signals[-1] == "meta_date"
-    assert htmldate_calls == []
+    assert result.signals[-1] == "meta_generic"
+    assert htmldate_calls == [URL]  # a generic <meta name="date"> alone is weak: htmldate confirms it
 
 
 def test_only_future_dates_give_no_date(htmldate_calls: list[str | None]) -> None:
@@ -209,13 +222,21 @@ def test_meta_date_avoids_htmldate(htmldate_calls: list[str | None]) -> None:
     assert htmldate_calls == []
 
 
-def test_htmldate_runs_only_without_feed_jsonld_and_meta_dates(htmldate_calls: list[str | None]) -> None:
+def test_url_date_settles_the_day_without_htmldate(htmldate_calls: list[str | None]) -> None:
     dated = page(after="<p class='date'>Published 2026-11-26</p>")
     result = extract_page(dated, "https://example.com/news/2026/11/26/bridge", now=NOW)
-    assert result is not None
+    assert result is not None and result.dates is not None
     assert result.published_at == datetime(2026, 11, 26, tzinfo=UTC)
-    assert result.signals[-1] == "htmldate"
-    assert htmldate_calls == ["https://example.com/news/2026/11/26/bridge"]
+    assert result.dates.source == "url_date"  # confident alone: the date line is not even looked for
+    assert htmldate_calls == []
+
+
+def test_htmldate_runs_when_the_page_has_no_cheap_date(htmldate_calls: list[str | None]) -> None:
+    dated = page(after="<p>Updated on 26 November 2026 at noon.</p>")
+    result = extract_page(dated, URL, now=NOW)
+    assert result is not None and result.dates is not None
+    assert (result.published_at, result.dates.source) == (datetime(2026, 11, 26, tzinfo=UTC), "htmldate")
+    assert htmldate_calls == [URL]
 
 
 def test_metadata_from_open_graph_and_links() -> None:

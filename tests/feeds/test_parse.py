@@ -80,10 +80,13 @@ def test_rss_entries_are_absolute_plain_utc_and_nothing_vanishes():
     ]
 
 
-def test_date_less_than_a_day_ahead_is_kept():
+def test_date_even_hours_ahead_is_dropped_by_the_one_future_rule():
+    # clock.not_future, the rule extraction applies too: no record is dated after it was seen
     body = RSS.replace(b"Mon, 30 Nov 2026 10:00:00 GMT", b"Sat, 28 Nov 2026 23:00:00 GMT")
     parsed = parse_feed(body, FEED_URL, now=NOW)
-    assert parsed.entries[1].published_at == datetime(2026, 11, 28, 23, 0, tzinfo=UTC)
+    assert parsed.entries[1].published_at is None
+    on_time = RSS.replace(b"Mon, 30 Nov 2026 10:00:00 GMT", b"Sat, 28 Nov 2026 12:00:00 GMT")
+    assert parse_feed(on_time, FEED_URL, now=NOW).entries[1].published_at == NOW
 
 
 def test_atom_links_resolve_against_xml_base_and_content_location():

@@ -33,7 +33,8 @@ def test_every_example_fits_its_column_type():
     for dataset in DATASETS:
         row = {c.name: c.example for c in dataset.columns}
         for column in dataset.columns:
-            if pa.types.is_timestamp(column.type) and isinstance(column.example, str):
+            if (pa.types.is_timestamp(column.type) or pa.types.is_date(column.type)) \
+                    and isinstance(column.example, str):
                 row[column.name] = None if column.nullable else 0
         table = pa.Table.from_pylist([row], schema=dataset.arrow_schema())
         assert table.num_rows == 1

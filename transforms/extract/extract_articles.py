@@ -61,6 +61,17 @@ def run_request(request: ExtractRequest, rules: Mapping[str, DomainRule]) -> Ext
                         now=request.now, rules=rules)
 
 
+def known_date_note(extracted: Extracted | None) -> str:
+    """The dates a skipped page had, for its dead letter's message (the dead-letter record has no
+    date fields): "; published_at=… published_date=… source=… modified_at=…", or "" without any."""
+    dates = extracted.dates if extracted is not None else None
+    if dates is None or dates.published_at is None:
+        return ""
+    note = (f"; published_at={dates.published_at.isoformat()} published_date={dates.published_date}"
+            f" source={dates.source}")
+    return note + (f" modified_at={dates.modified_at.isoformat()}" if dates.modified_at else "")
+
+
 def build_article(page: Page, extracted: Extracted | None) -> Article | Rejection:
     """The Article of a page and its extraction, or the ``empty_extraction`` skip."""
     entry = page.entry
@@ -69,8 +80,10 @@ def build_article(page: Page, extracted: Extracted | None) -> Article | Rejectio
             len(extracted.body) < MIN_BODY_CHARS and not extracted.partial):
         length = len(extracted.body) if extracted is not None else 0
         return Rejection.skip(STAGE, "empty_extraction", entry.url, entry.feed_url,
-                              message=f"body of {length} chars (minimum {MIN_BODY_CHARS})")
+                              message=f"body of {length} chars (minimum {MIN_BODY_CHARS})"
+                              + known_date_note(extracted))
     canonical = normalize_url(extracted.canonical_url or final_url)
+    dates = extracted.dates
     return Article(
         id=article_id(canonical),
         url=entry.url,
@@ -85,6 +98,10 @@ def build_article(page: Page, extracted: Extracted | None) -> Article | Rejectio
         title=extracted.title or entry.title,
         authors=list(extracted.authors),
         published_at=extracted.published_at,
+        published_date=dates.published_date if dates else None,
+        published_offset_min=dates.offset_min if dates else None,
+        published_source=dates.source if dates else None,
+        modified_at=dates.modified_at if dates else None,
         language=extracted.language or entry.language,
         summary=entry.summary,
         partial=extracted.partial,

@@ -17,6 +17,7 @@ from typing import Any
 from htmldate import find_date
 from lxml.html import HtmlElement
 
+from newsflow.transforms.clock import not_future as not_future  # the one future rule, re-exported
 from newsflow.transforms.urls import same_page
 
 ARTICLE_TYPES = frozenset({"NewsArticle", "Article", "ReportageNewsArticle", "BlogPosting",
@@ -34,6 +35,7 @@ DATE_META_KEYS = (
 _AUTHOR_META_KEYS = ("author", "article:author", "dc.creator", "parsely-author", "sailthru.author",
                      "byl", "citation_author")
 _WS = re.compile(r"\s+")
+_JSONLD_DATE_KEYS = ("datePublished", "dateCreated", "dateModified")
 
 
 @dataclass
@@ -52,6 +54,9 @@ class JsonLdArticle:
     language: str | None = None
     url: str | None = None
     publisher: str | None = None
+    dates: dict[str, str] = field(default_factory=dict)
+    """The raw ``datePublished``/``dateCreated``/``dateModified`` strings (``dates.py`` reads them
+    with their offsets)."""
 
 
 @dataclass
@@ -69,6 +74,8 @@ class PageMetadata:
     signals: list[str] = field(default_factory=list)
     title_variants: list[str] = field(default_factory=list)
     """Every form of the headline the page shows (to recognise it at the top of the body)."""
+    tags: dict[str, str] = field(default_factory=dict)
+    """All meta tags (``meta_tags``): the date resolver reads its date keys from them."""
 
 
 def clean_text(value: Any) -> str | None:
@@ -105,13 +112,6 @@ def parse_date(value: Any) -> datetime | None:
         except ValueError:
             return None
     return None
-
-
-def not_future(value: datetime | None, now: datetime) -> datetime | None:
-    """The date itself, or None when it lies after ``now``."""
-    if value is None or value > now:
-        return None
-    return value
 
 
 def _walk_jsonld(node: Any) -> Iterator[dict[str, Any]]:
@@ -204,6 +204,7 @@ def jsonld_articles(tree: HtmlElement) -> list[JsonLdArticle]:
                 language=clean_text(node.get("inLanguage")),
                 url=clean_text(node.get("url")) or _entity_url(node.get("mainEntityOfPage")),
                 publisher=clean_text(publisher.get("name")) if isinstance(publisher, dict) else None,
+                dates={key: value for key in _JSONLD_DATE_KEYS if isinstance(value := node.get(key), str)},
             ))
     return found
 
@@ -278,7 +279,7 @@ def page_metadata(tree: HtmlElement) -> PageMetadata:
     # the page's own article: the one naming this page, else the first with a body, else the first
     jsonld = next((a for a in articles if same_page(a.url, link_canonical)), None) \
         or next((a for a in articles if a.body), articles[0] if articles else None)
-    meta = PageMetadata(jsonld=jsonld)
+    meta = PageMetadata(jsonld=jsonld, tags=tags)
     title_el = tree.find(".//title")
     page_title = clean_text(title_el.text_content()) if title_el is not None else None
     h1 = tree.find(".//h1")

@@ -24,15 +24,13 @@ from lxml.html import HtmlElement
 from trafilatura.utils import load_html
 from trafilatura.xml import xmltotxt
 
+from newsflow.transforms.extract.dates import ResolvedDate, resolve_page_date
 from newsflow.transforms.extract.domain_rules import DomainRule, prune, rule_for, select_text
 from newsflow.transforms.extract.metadata import (
     JsonLdArticle,
     PageMetadata,
     clean_text,
-    not_future,
     page_metadata,
-    parse_date,
-    resolve_published,
 )
 from newsflow.transforms.urls import canonical_of, site_of
 
@@ -60,6 +58,8 @@ class Extracted:
     description: str | None = None
     partial: bool = False
     signals: list[str] = field(default_factory=list)
+    dates: ResolvedDate | None = None
+    """How ``published_at`` was decided, its local day and offset, and ``modified_at``."""
 
 
 def words(text: str) -> list[str]:
@@ -541,7 +541,9 @@ def extract_page(
     """The clean body and metadata of one page, or None when the page has no body at all.
 
     ``title`` prefers ``feed_title`` unless it is truncated (``choose_title``). ``published_at``
-    prefers ``feed_published``, then a site rule's date, JSON-LD, meta tags and last htmldate; anything after ``now`` (default: the current time) is dropped. ``rules``
+    is the day ``feed_published``, a site rule's date and the page's own dates agree on
+    (``dates.resolve_page_date``), in the source's offset; anything after ``now`` (default: the
+    current time) is dropped. ``rules``
     defaults to ``domain_rules.DEFAULT_RULES``. ``signals`` names the sources used (see
     ``choose_body``, ``metadata.resolve_published`` and ``partial_signals``)."""
     now = now or datetime.now(UTC)
@@ -552,12 +554,12 @@ def extract_page(
     signals = list(meta.signals)
     rule = rule_for(site_of(url), rules) if url else None
     rule_body: str | None = None
-    rule_date: datetime | None = None
+    rule_date_text: str | None = None
     if rule is not None:
         if prune(tree, rule):
             signals.append("rule_prune")
         rule_body = select_text(tree, rule.body)
-        rule_date = not_future(parse_date(select_text(tree, rule.date)), now)
+        rule_date_text = select_text(tree, rule.date)
 
     source: str | None
     if rule_body:
@@ -572,14 +574,11 @@ def extract_page(
     if not body:
         return None
 
-    published: datetime | None
-    date_source: str | None
-    if rule_date is not None and feed_published is None:
-        published, date_source = rule_date, "rule_date"
-    else:
-        published, date_source = resolve_published(feed_published, meta, tree, url or None, now)
-    if date_source:
-        signals.append(date_source)
+    dates = resolve_page_date(tree, tags=meta.tags, jsonld_dates=meta.jsonld.dates if meta.jsonld else {},
+                              url=url or None, language=meta.language, feed_published=feed_published,
+                              rule_text=rule_date_text, now=now)
+    if dates.winner:
+        signals.append(dates.winner)
     signals.extend(partial)
     return Extracted(
         body=body,
@@ -588,8 +587,9 @@ def extract_page(
         language=meta.language,
         site_name=meta.site_name,
         canonical_url=canonical_of(meta.canonical_url, url),
-        published_at=published,
+        published_at=dates.published_at,
         description=meta.description,
         partial=bool(partial),
         signals=signals,
+        dates=dates,
     )

@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from time import struct_time
 from typing import Any, Literal
@@ -23,6 +23,7 @@ import feedparser
 import feedparser.encodings
 from defusedxml import DefusedXmlException
 
+from newsflow.transforms.clock import not_future
 from newsflow.transforms.feeds import discovery, sitemaps
 from newsflow.transforms.items import Entry, Rejection, utcnow
 from newsflow.transforms.urls import absolute_http_url, is_http_url, normalize_url
@@ -33,9 +34,6 @@ FeedKind = Literal["rss", "atom", "rdf", "json", "sitemap", "html", "unknown"]
 ENTRY_WITHOUT_LINK = "entry_without_link"
 DUPLICATE_IN_FEED = "duplicate_in_feed"
 XML_ENTITIES_REFUSED = "xml_entities_refused"
-
-MAX_FUTURE_SKEW = timedelta(days=1)
-"""Dates further ahead than this are publisher errors; the entry keeps no date rather than a wrong one."""
 
 UPDATE_PERIOD_S = {"hourly": 3600, "daily": 86400, "weekly": 604800, "monthly": 2592000, "yearly": 31536000}
 
@@ -204,7 +202,7 @@ def parse_json_feed(body: bytes, url: str, *, now: datetime | None = None) -> Pa
             continue
         summary = (plain_text(_str(item.get("summary"))) or plain_text(_str(item.get("content_text")))
                    or plain_text(_str(item.get("content_html"))))
-        published = _not_future(
+        published = not_future(
             sitemaps.parse_w3c_datetime(_str(item.get("date_published")) or _str(item.get("date_modified"))),
             now)
         parsed.entries.append(Entry(feed_url=url, url=link, guid=guid, title=title, summary=summary,
@@ -253,7 +251,7 @@ def _parse_with_feedparser(body: bytes, url: str, headers: dict[str, str], now: 
         summary = plain_text(item.get("summary"))
         if summary is None and item.get("content"):
             summary = plain_text(item["content"][0].get("value"))
-        published = _not_future(_from_struct(item.get("published_parsed") or item.get("updated_parsed")
+        published = not_future(_from_struct(item.get("published_parsed") or item.get("updated_parsed")
                                              or item.get("created_parsed")), now)
         parsed.entries.append(Entry(feed_url=url, url=link, guid=guid, title=title, summary=summary,
                                     published_at=published, language=language))
@@ -280,7 +278,7 @@ def _parse_sitemap(body: bytes, url: str, now: datetime) -> ParsedFeed:
             parsed.rejected.append(_without_link(url, index, None, item.news_title, f"loc {item.loc!r} is not http(s)"))
             continue
         parsed.entries.append(Entry(feed_url=url, url=link, title=item.news_title,
-                                    published_at=_not_future(item.news_publication_date or item.lastmod, now)))
+                                    published_at=not_future(item.news_publication_date or item.lastmod, now)))
     return parsed
 
 
@@ -362,12 +360,6 @@ def _from_struct(value: struct_time | None) -> datetime | None:
         return datetime(*value[:6], tzinfo=UTC)
     except (TypeError, ValueError):
         return None
-
-
-def _not_future(value: datetime | None, now: datetime) -> datetime | None:
-    if value is None or value > now + MAX_FUTURE_SKEW:
-        return None
-    return value
 
 
 def _str(value: Any) -> str | None:
