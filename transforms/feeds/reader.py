@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import urlsplit
 
+from newsflow.transforms.failures import UNEXPECTED_ERROR
 from newsflow.transforms.feeds import discovery, sitemaps
 from newsflow.transforms.feeds.parse import FeedSecurityError, ParsedFeed, parse_feed
 from newsflow.transforms.feeds.polling import schedule
@@ -29,7 +30,6 @@ NO_FEED_FOUND = "no_feed_found"
 SITEMAP_CHILDREN_CAPPED = "sitemap_children_capped"
 NOT_A_NEWS_SITEMAP = "not_a_news_sitemap"
 SITE_SITEMAPS_CAPPED = "site_sitemaps_capped"
-UNEXPECTED_ERROR = "unexpected_error"
 MAX_SITEMAP_DEPTH = 2
 """A sitemap index's children are fetched, and an index listed there has its own children fetched."""
 MAX_SITE_SITEMAPS = 10
