@@ -73,10 +73,10 @@ def test_sentence_keys_hash_the_words_of_each_sentence_whatever_the_script_and_s
             "\u6771\u4eac\u306e\u5e02\u6c11\u3002broken \ud800 text has six words in it")
     assert sentence_keys(body) == [key64(s) for s in (
         "alpha beta gamma delta epsilon zeta", "eta theta iota kappa lambda mu",
-        "die b\u00fcrger von k\u00f6ln stimmten am", "sonntag mit 62 f\u00fcr den plan",
-        "version 2 0 of the app", "shipped today with bugs in it",
+        "die b\u00fcrger von k\u00f6ln stimmten am sonntag mit", "stimmten am sonntag mit 62 f\u00fcr den plan",
+        "version 2 0 of the app shipped today", "the app shipped today with bugs in it",
         "snake_case names like foo_bar count as one word each here",
-        "\u6771\u4eac\u306e\u5e02\u6c11 broken text has six words in it")]
+        "broken text has six words in it")]
 
 
 def test_exact_keys_kinds_and_url_normalisation():
