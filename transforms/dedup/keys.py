@@ -169,10 +169,8 @@ def _sentence_keys_of_folded(folded: str, min_words: int) -> list[int]:
     bytes and spaces gives an ASCII line's words with ``bytes.split``; a non-ASCII line takes the
     Unicode ``\\W`` regex (and a line with CJK text the per-character tokens). Each key hashes the
     words joined by single spaces, as ``key64`` does."""
-    if folded.isascii():
-        text = _SENTENCE_END_RUN.sub(_end_line, folded)
-    else:
-        text = _SENTENCE_END_RUN_WIDE.sub(_end_line, folded)
+    cjk = not folded.isascii() and _HAS_CJK.search(folded) is not None  # one scan, not one per line
+    text = (_SENTENCE_END_RUN_WIDE if cjk else _SENTENCE_END_RUN).sub(_end_line, folded)
     data = text.encode("utf-8", "surrogatepass")  # a lone surrogate is no word: never hashed
     digests: list[bytes] = []
     add = digests.append  # hot loop: local names
@@ -184,8 +182,8 @@ def _sentence_keys_of_folded(folded: str, min_words: int) -> list[int]:
         scale = 1
         if not line.isascii():
             decoded = line.decode("utf-8", "surrogatepass")
-            if _HAS_CJK.search(decoded):
-                words = [w.encode("utf-8", "surrogatepass") for w in _WORD_OR_CJK.findall(decoded)]
+            if cjk and _HAS_CJK.search(decoded):
+                words = " ".join(_WORD_OR_CJK.findall(decoded)).encode("utf-8", "surrogatepass").split()
                 scale = CJK_SCALE
             else:
                 words = _NON_WORD.sub(" ", decoded).encode("utf-8", "surrogatepass").split()
