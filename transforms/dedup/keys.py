@@ -91,6 +91,10 @@ INDEXED_HEAD = 12
 MAX_DOCS_PER_KEY = 4
 TEMPLATE_SITE_DOCS = 2
 DEFAULT_CONTAINMENT = 0.5
+SAME_SITE_CONTAINMENT = 0.8
+"""A page of the same site needs more: its header and footer sentences are shared with the site's
+other pages, and the template rule only learns them from the second earlier page on (a site's second
+page is compared with its first one with nothing known yet)."""
 MIN_SHARED_KEYS = 2
 """A single shared key (one common sentence half) never makes a duplicate."""
 DEFAULT_HORIZON = timedelta(hours=72)
@@ -464,12 +468,16 @@ def decide(doc: DocKeys, evidence: Iterable[KeyEvidence], threshold: float = DEF
     shared: Counter[int] = Counter()
     n_keys: dict[int, int] = {}
     first_ts: dict[int, int] = {}
+    same_site: set[int] = set()
+    site = doc.site & 0xFFFF
     for ev in evidence:
         for e in ev.earlier:
             if ev.kind == SENTENCE:
                 shared[e.uid] += 1
                 n_keys[e.uid] = e.n_keys
                 first_ts[e.uid] = e.ts
+                if e.site == site:
+                    same_site.add(e.uid)
             else:
                 exact.append((e.ts, EXACT_KINDS.index(ev.kind), ev.kind, e.uid))
     if exact:
@@ -478,7 +486,8 @@ def decide(doc: DocKeys, evidence: Iterable[KeyEvidence], threshold: float = DEF
     best: tuple[float, int, int] | None = None
     for uid, count in shared.items():
         score = key_containment(count, len(doc.sentences), n_keys[uid])
-        if count < MIN_SHARED_KEYS or score < threshold:
+        if count < MIN_SHARED_KEYS or score < (max(threshold, SAME_SITE_CONTAINMENT) if uid in same_site
+                                               else threshold):
             continue
         if best is None or (score, -first_ts[uid]) > (best[0], -best[1]):  # best, then earliest
             best = (score, first_ts[uid], uid)
