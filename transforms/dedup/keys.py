@@ -2,18 +2,20 @@
 
 A document is reduced to 64-bit keys: exact keys (normalised URL, canonical URL, GUID within its
 site, body hash) and sentence keys (each sentence of at least ``MIN_SENTENCE_WORDS`` words,
-normalised and hashed; long sentences one key per half). Decisions only look at EARLIER documents
+normalised and hashed; long sentences one key for their first and one for their last ``EDGE_WORDS``
+words; CJK text by character). Decisions only look at EARLIER documents
 (arrival order: ``ts``, then id):
 
 * per key, a ``KeyState`` holds the first ``MAX_DOCS_PER_KEY`` live documents that carry it
   (64-bit doc uid, first-seen second, key count, 16-bit site hash: 15 bytes each); a sentence
   key that ``TEMPLATE_SITE_DOCS`` of them share with one site is that site's template
-  (navigation, footer, newsletter box) and is no evidence for that site's documents;
+  (navigation, footer, newsletter box) and is no evidence linking that site's documents to each
+  other (it still links them to other sites' documents: a story a site printed twice);
 * an exact key shared with an earlier document makes a duplicate (similarity 1.0);
 * otherwise the containment of the SHORTER document's sentence keys in an earlier document
   (shared keys / min(own keys, its stored keys)), at least ``MIN_SHARED_KEYS`` keys and at or
-  above the threshold, makes a duplicate: a teaser matches its full story, a story matches its
-  copy inside another site's page.
+  above the threshold (``SAME_SITE_CONTAINMENT`` for an earlier page of the same site), makes a
+  duplicate: a teaser matches its full story, a story matches its copy inside another site's page.
 
 Only ``MAX_STORED_KEYS`` keys of a document are stored (its lead and a spread over
 the rest; looked-up keys are not capped), so live state is bounded per document
