@@ -10,12 +10,17 @@ one line per setting:
   days (what ``newsflow dedup`` with a history root does);
 * ``beam-once`` (with ``--beam``): the Beam job ``pipelines.dedup_job`` over the whole stream.
 
-Usage: ``python bench/dedup_bench.py [--kit ../shared/bench/dedup] [--beam] [--out DIR]``
+``--half a`` / ``--half b`` runs the same on one half of the stories (``split_half``: story clusters
+ranked by the sha256 of their id, even ranks are half a, odd ranks half b), so settings tuned on one
+half are confirmed on the other; the throughput line then also measures the half's documents.
+
+Usage: ``python bench/dedup_bench.py [--kit ../shared/bench/dedup] [--half a|b] [--beam] [--out DIR]``
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import subprocess
 import sys
@@ -132,8 +137,19 @@ def throughput(docs: list[dict[str, Any]], repeats: int = 3) -> float:
     return len(docs) / best
 
 
-def score(kit: Path, gold: str, pred: Path, *extra: str) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, str(kit / "score.py"), "--gold", str(kit / gold),
+def split_half(gold: list[dict[str, Any]], half: str) -> set[str]:
+    """The ids of the documents of one half of the stories: clusters ranked by the sha256 of their
+    id, even ranks are half ``a``, odd ranks half ``b``. Deterministic, balanced to one story, and
+    a story (original and all its copies) is never split between halves."""
+    clusters = sorted({str(g["cluster"]) for g in gold}, key=lambda c: hashlib.sha256(c.encode()).hexdigest())
+    wanted = {c for rank, c in enumerate(clusters) if rank % 2 == "ab".index(half)}
+    return {str(g["id"]) for g in gold if str(g["cluster"]) in wanted}
+
+
+def score(kit: Path, gold: str | Path, pred: Path, *extra: str) -> dict[str, Any]:
+    """The kit's scorer on ``pred``; ``gold`` is a file name in the kit or a path (a half's gold)."""
+    gold_path = gold if isinstance(gold, Path) else kit / gold
+    out = subprocess.run([sys.executable, str(kit / "score.py"), "--gold", str(gold_path),
                           "--pred", str(pred), *extra], capture_output=True, text=True, check=True)
     result: dict[str, Any] = json.loads(out.stdout)
     return result
@@ -156,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kit", type=Path, default=DEFAULT_KIT)
     ap.add_argument("--beam", action="store_true", help="also run the Beam job (slower)")
     ap.add_argument("--out", type=Path, default=None, help="folder for prediction files")
+    ap.add_argument("--half", choices=["a", "b"], default=None,
+                    help="only one half of the stories (see split_half); default: all of DEV")
     args = ap.parse_args(argv)
     kit: Path = args.kit
     if not (kit / "docs.jsonl").exists():
@@ -164,6 +182,12 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or Path(tempfile.mkdtemp(prefix="dedup-bench-"))
     out.mkdir(parents=True, exist_ok=True)
     docs = read_jsonl(kit / "docs.jsonl")
+    gold: str | Path = "gold.jsonl"
+    if args.half:
+        gold_rows = read_jsonl(kit / "gold.jsonl")
+        ids = split_half(gold_rows, args.half)
+        docs = [d for d in docs if str(d["id"]) in ids]
+        gold = write_jsonl(out / f"gold-{args.half}.jsonl", (g for g in gold_rows if str(g["id"]) in ids))
     settings: list[tuple[str, list[dict[str, Any]], dict[str, float]]] = []
     settings.append(("stream-72h", *run_stream(docs)))
     settings.append(("stream-72h+history", *run_stream(docs, spill_history=True)))
@@ -172,12 +196,12 @@ def main(argv: list[str] | None = None) -> int:
         from newsflow.pipelines.dedup_job import run as run_job
         pred = out / "beam-once.jsonl"
         start = time.perf_counter()
-        run_job(str(kit / "docs.jsonl"), str(pred))
+        run_job(str(write_jsonl(out / "docs.jsonl", docs)), str(pred))
         elapsed = time.perf_counter() - start
         settings.append(("beam-once", read_jsonl(pred), {"wall_s": round(elapsed, 1)}))
     for name, decisions, figures in settings:
         pred = write_jsonl(out / f"{name}.jsonl", decisions)
-        s = score(kit, "gold.jsonl", pred, "--method", name)
+        s = score(kit, gold, pred, "--method", name if not args.half else f"{name} half {args.half}")
         line = {k: s[k] for k in ("method", "pairwise_precision", "pairwise_recall", "pairwise_f1",
                                   "drop_precision", "drop_recall", "drop_f1")}
         line.update({k: round(v, 1) for k, v in figures.items()})

@@ -2,18 +2,20 @@
 
 A document is reduced to 64-bit keys: exact keys (normalised URL, canonical URL, GUID within its
 site, body hash) and sentence keys (each sentence of at least ``MIN_SENTENCE_WORDS`` words,
-normalised and hashed; long sentences one key per half). Decisions only look at EARLIER documents
+normalised and hashed; long sentences one key for their first and one for their last ``EDGE_WORDS``
+words; CJK text by character). Decisions only look at EARLIER documents
 (arrival order: ``ts``, then id):
 
 * per key, a ``KeyState`` holds the first ``MAX_DOCS_PER_KEY`` live documents that carry it
   (64-bit doc uid, first-seen second, key count, 16-bit site hash: 15 bytes each); a sentence
   key that ``TEMPLATE_SITE_DOCS`` of them share with one site is that site's template
-  (navigation, footer, newsletter box) and is no evidence for that site's documents;
+  (navigation, footer, newsletter box) and is no evidence linking that site's documents to each
+  other (it still links them to other sites' documents: a story a site printed twice);
 * an exact key shared with an earlier document makes a duplicate (similarity 1.0);
 * otherwise the containment of the SHORTER document's sentence keys in an earlier document
   (shared keys / min(own keys, its stored keys)), at least ``MIN_SHARED_KEYS`` keys and at or
-  above the threshold, makes a duplicate: a teaser matches its full story, a story matches its
-  copy inside another site's page.
+  above the threshold (``SAME_SITE_CONTAINMENT`` for an earlier page of the same site), makes a
+  duplicate: a teaser matches its full story, a story matches its copy inside another site's page.
 
 Only ``MAX_STORED_KEYS`` keys of a document are stored (its lead and a spread over
 the rest; looked-up keys are not capped), so live state is bounded per document
@@ -42,13 +44,33 @@ from newsflow.transforms.urls import normalize_url
 
 _QUOTES_AND_DASHES = {
     "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "\u00b4": "'",
-    "`": "'", "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
-    "\u00ab": '"', "\u00bb": '"', "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-",
-    "\u2014": "-", "\u2015": "-", "\u2212": "-", "\u00ad": "", "\u200b": "", "\ufeff": "",
+    "\u2039": "'", "\u203a": "'", "`": "'", "\u201c": '"', "\u201d": '"', "\u201e": '"',
+    "\u201f": '"', "\u2033": '"', "\u00ab": '"', "\u00bb": '"', "\u300c": '"', "\u300d": '"',
+    "\u300e": '"', "\u300f": '"', "\u301d": '"', "\u301e": '"', "\u2010": "-", "\u2011": "-",
+    "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2212": "-", "\u2043": "-",
+    "\u00ad": "", "\u200b": "", "\u2060": "", "\ufeff": "", "\u2028": "\n", "\u2029": "\n",
+    "\u0451": "\u0435",
 }
-_SENTENCE_END = re.compile(r"(?<=[.!?\u2026])\s+")
-_SENTENCE_END_RUN = re.compile(r"([.!?\u2026])\s+")
-"""``_SENTENCE_END`` with the mark captured: no look-behind, so the regex engine skips ahead."""
+"""Applied after NFKC and case folding: one kind of quote (Japanese corner brackets included) and dash,
+no invisible characters, Unicode line separators as line breaks, and Russian \u0451 as \u0435 (most
+Russian text writes \u0435 for both, so a copy may differ in that letter only)."""
+_DOUBLE_DASH = re.compile(r"-{2,}")
+"""``--`` typed for a dash: one dash, as ``\u2014`` becomes."""
+_CJK = "\u3005-\u3007\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+"""Kana and CJK ideographs: scripts written without spaces, where a character is the word unit."""
+_HAS_CJK = re.compile(f"[{_CJK}]")
+_WORD_OR_CJK = re.compile(f"[{_CJK}]|[^\\W{_CJK}]+")
+"""Tokens of a line with CJK text: each CJK character alone, other ``\\w`` runs whole."""
+_CLOSERS = "'\")\\]\u2019\u201d\u00bb\u203a\u300d\u300f"
+"""What may stand between a sentence's mark and the space after it: closing quotes (folded or not)
+and brackets, so ``he said "yes." Then`` is two sentences whether or not a line break follows."""
+_SENTENCE_END_RUN = re.compile(rf"([.!?\u2026][{_CLOSERS}]*)\s+")
+"""A sentence end in Latin, Cyrillic and other spaced scripts: a mark, closing quotes, whitespace
+(captured, no look-behind, so the regex engine skips ahead)."""
+_SENTENCE_END_RUN_WIDE = re.compile(
+    rf"([.!?\u2026\u3002][{_CLOSERS}]*)\s+|(\u3002[{_CLOSERS}]*|(?<=[{_CJK}])[!?][{_CLOSERS}]*)(?=\S)")
+"""``_SENTENCE_END_RUN`` for text with non-ASCII characters: CJK text ends a sentence with \u3002,
+``!`` or ``?`` (full-width ones after NFKC) and no space after it."""
 _NON_WORD = re.compile(r"\W+")
 _ASCII_WORD_BYTES = bytes(c if c == 0x0A or c >= 0x80 or chr(c).isalnum() or chr(c) == "_" else 0x20
                           for c in range(256))
@@ -58,6 +80,12 @@ _TRUNCATED = ("\u2026".encode(), b"...")
 MIN_SENTENCE_WORDS = 6
 """Shorter sentences ("Share this", "Read more", subheads) are too common to be evidence."""
 SPLIT_SENTENCE_WORDS = 12
+EDGE_WORDS = 8
+"""A sentence of ``SPLIT_SENTENCE_WORDS`` words or more gets two keys, its first and its last
+``EDGE_WORDS`` words: an edit in the middle costs no key, a prefix (a dateline, a merged subhead)
+costs only the first, a cut or a suffix only the last."""
+CJK_SCALE = 2
+"""In a line with CJK text a token is one character, about half a word: word thresholds are doubled."""
 MAX_STORED_KEYS = 30
 """Keys stored per document, exact and sentence keys together (see ``DocKeys.indexed``); all keys
 of a new document are looked up. 30 keys of 28 bytes keep a document's live state under 1 KB."""
@@ -65,6 +93,10 @@ INDEXED_HEAD = 12
 MAX_DOCS_PER_KEY = 4
 TEMPLATE_SITE_DOCS = 2
 DEFAULT_CONTAINMENT = 0.5
+SAME_SITE_CONTAINMENT = 0.8
+"""A page of the same site needs more: its header and footer sentences are shared with the site's
+other pages, and the template rule only learns them from the second earlier page on (a site's second
+page is compared with its first one with nothing known yet)."""
 MIN_SHARED_KEYS = 2
 """A single shared key (one common sentence half) never makes a duplicate."""
 DEFAULT_HORIZON = timedelta(hours=72)
@@ -80,13 +112,19 @@ _blake2b = hashlib.blake2b
 
 
 def _fold(text: str) -> str:
-    """NFKC, lower-case, one kind of quote and dash (line breaks untouched)."""
+    """NFKC, case-folded, one kind of quote and dash, ``\\r`` line breaks as ``\\n`` (line breaks
+    untouched otherwise)."""
     if text.isascii():
-        return text.lower().replace("`", "'")
-    text = unicodedata.normalize("NFKC", text).lower()
-    for char, replacement in _QUOTES_AND_DASHES.items():
-        if char in text:
-            text = text.replace(char, replacement)
+        text = text.lower().replace("`", "'")
+    else:
+        text = unicodedata.normalize("NFKC", text).casefold()
+        for char, replacement in _QUOTES_AND_DASHES.items():
+            if char in text:
+                text = text.replace(char, replacement)
+    if "--" in text:
+        text = _DOUBLE_DASH.sub("-", text)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text
 
 
@@ -107,18 +145,24 @@ def key64(text: str) -> int:
 
 
 def split_sentences(text: str) -> list[str]:
-    """Paragraphs (lines) split after ``.``, ``!``, ``?`` or an ellipsis followed by whitespace."""
-    return [s.strip() for line in text.split("\n") for s in _SENTENCE_END.split(line) if s.strip()]
+    """Paragraphs (lines) split after ``.``, ``!``, ``?`` or an ellipsis (and closing quotes) followed
+    by whitespace, and after a CJK sentence end (\u3002, or ``!``/``?`` after CJK text) without it:
+    the sentences ``sentence_keys`` hashes, unfolded."""
+    ended = _SENTENCE_END_RUN_WIDE.sub(_end_line, text)
+    return [s.strip() for s in ended.splitlines() if s.strip()]
 
 
 def sentence_keys(text: str, min_words: int = MIN_SENTENCE_WORDS) -> list[int]:
     """Distinct keys of the sentences of ``text`` in order of appearance.
 
-    A sentence is its words (``\\w+`` of the normalised text) joined by single spaces, so copies
-    that differ in punctuation, quotes, case or spacing share keys; a sentence of
-    ``SPLIT_SENTENCE_WORDS`` words or more gets one key per half, so a typo costs half a sentence.
-    Sentences cut off with an ellipsis (a teaser's last sentence) and sentences under
-    ``min_words`` words get no key.
+    A sentence is its words (``\\w+`` of the normalised text; in a line with CJK text each CJK
+    character is a word and thresholds count double, ``CJK_SCALE``) joined by single spaces, so
+    copies that differ in punctuation, quotes, case or spacing share keys. A sentence under
+    ``min_words`` words gets no key; one under ``SPLIT_SENTENCE_WORDS`` one key; a longer one two,
+    its first and its last ``EDGE_WORDS`` words, so an edit in its middle costs nothing and a prefix
+    or a cut costs one key. A sentence cut off with an ellipsis (a teaser's last sentence) keeps
+    only its first words' key, if words beyond them (the last may be cut in two) show that they are
+    whole: what it shares with the full sentence (teaser-prefix matching).
     """
     return _sentence_keys_of_folded(_fold(text), min_words)
 
@@ -129,35 +173,45 @@ def _sentence_keys_of_folded(folded: str, min_words: int) -> list[int]:
 
     Sentence ends become line breaks, so lines are sentences. The UTF-8 text translated to word
     bytes and spaces gives an ASCII line's words with ``bytes.split``; a non-ASCII line takes the
-    Unicode ``\\W`` regex. Each key hashes the words joined by single spaces, as ``key64`` does."""
-    text = _SENTENCE_END_RUN.sub(_end_line, folded)
+    Unicode ``\\W`` regex (and a line with CJK text the per-character tokens). Each key hashes the
+    words joined by single spaces, as ``key64`` does."""
+    cjk = not folded.isascii() and _HAS_CJK.search(folded) is not None  # one scan, not one per line
+    text = (_SENTENCE_END_RUN_WIDE if cjk else _SENTENCE_END_RUN).sub(_end_line, folded)
     data = text.encode("utf-8", "surrogatepass")  # a lone surrogate is no word: never hashed
     digests: list[bytes] = []
     add = digests.append  # hot loop: local names
     min_length = 2 * min_words - 1  # bytes needed for min_words words
     word_lines = data.translate(_ASCII_WORD_BYTES).split(b"\n")  # same line breaks as data
     for line, word_line in zip(data.split(b"\n"), word_lines, strict=True):
-        if len(line) < min_length or line.endswith(_TRUNCATED):
-            continue  # too short to hold min_words words, or cut off
+        if len(line) < min_length:
+            continue  # too short to hold min_words words
+        scale = 1
         if not line.isascii():
-            word_line = _NON_WORD.sub(" ", line.decode("utf-8", "surrogatepass")).encode("utf-8")
-        words = word_line.split()
-        n = len(words)
-        if n < min_words:
-            continue
-        if n >= SPLIT_SENTENCE_WORDS:
-            half = n // 2
-            add(_blake2b(b" ".join(words[:half]), digest_size=8).digest())
-            add(_blake2b(b" ".join(words[half:]), digest_size=8).digest())
+            decoded = line.decode("utf-8", "surrogatepass")
+            if cjk and _HAS_CJK.search(decoded):
+                words = " ".join(_WORD_OR_CJK.findall(decoded)).encode("utf-8", "surrogatepass").split()
+                scale = CJK_SCALE
+            else:
+                words = _NON_WORD.sub(" ", decoded).encode("utf-8", "surrogatepass").split()
         else:
+            words = word_line.split()
+        n = len(words)
+        edge = EDGE_WORDS * scale
+        if line.endswith(_TRUNCATED):  # cut off: only its first words (less a cut last one) are kept
+            if n > edge:
+                add(_blake2b(b" ".join(words[:edge]), digest_size=8).digest())
+        elif n >= SPLIT_SENTENCE_WORDS * scale:
+            add(_blake2b(b" ".join(words[:edge]), digest_size=8).digest())
+            add(_blake2b(b" ".join(words[-edge:]), digest_size=8).digest())
+        elif n >= min_words * scale:
             add(_blake2b(b" ".join(words), digest_size=8).digest())
     return list(dict.fromkeys(struct.unpack(f">{len(digests)}q", b"".join(digests))))
 
 
 def _end_line(sentence_end: re.Match[str]) -> str:
-    """A sentence end's mark, then a line break instead of its whitespace (trailing whitespace
-    never follows a mark, so a cut-off line ends with its ellipsis)."""
-    return sentence_end[1] + "\n"
+    """A sentence end's mark (and closing quotes), then a line break instead of any whitespace
+    after it (trailing whitespace never follows a mark, so a cut-off line ends with its ellipsis)."""
+    return (sentence_end[1] or sentence_end[2]) + "\n"
 
 
 def exact_keys(*, body: str, url: str | None = None, canonical_url: str | None = None,
@@ -300,8 +354,10 @@ class KeyState:
     last_ts: int = 0
 
     def lookup(self, occ: Occurrence, horizon_s: int) -> tuple[list[StateEntry], bool]:
-        """Evidence for ``occ``: the earlier entries within the horizon, none if the key is the
-        template of ``occ``'s site. Reads only."""
+        """Evidence for ``occ``: the earlier entries within the horizon; if the key is the template
+        of ``occ``'s site, only those of other sites. A site's template sentence links none of its
+        own pages, but a sentence that one site printed twice (a story it re-published, updated or
+        copied again) still links them to the other sites' copy. Reads only."""
         return self._lookup(_entry_of(occ), occ.kind == SENTENCE, horizon_s)
 
     def observe(self, occ: Occurrence, horizon_s: int) -> tuple[list[StateEntry], bool]:
@@ -315,10 +371,11 @@ class KeyState:
         ts = entry.ts
         if ts - self.last_ts > horizon_s:
             return [], False  # untouched for a horizon: as if garbage-collected
-        if sentence and [e.site for e in self.entries].count(entry.site) >= TEMPLATE_SITE_DOCS:
-            return [], True
-        uid = entry.uid
-        return [e for e in self.entries if e.ts <= ts and ts - e.ts <= horizon_s and e.uid != uid], False
+        uid, site = entry.uid, entry.site
+        earlier = [e for e in self.entries if e.ts <= ts and ts - e.ts <= horizon_s and e.uid != uid]
+        if sentence and [e.site for e in self.entries].count(site) >= TEMPLATE_SITE_DOCS:
+            return [e for e in earlier if e.site != site], True
+        return earlier, False
 
     def _observe(self, entry: StateEntry, sentence: bool, indexed: bool, horizon_s: int,
                  ) -> tuple[list[StateEntry], bool]:
@@ -413,12 +470,16 @@ def decide(doc: DocKeys, evidence: Iterable[KeyEvidence], threshold: float = DEF
     shared: Counter[int] = Counter()
     n_keys: dict[int, int] = {}
     first_ts: dict[int, int] = {}
+    same_site: set[int] = set()
+    site = doc.site & 0xFFFF
     for ev in evidence:
         for e in ev.earlier:
             if ev.kind == SENTENCE:
                 shared[e.uid] += 1
                 n_keys[e.uid] = e.n_keys
                 first_ts[e.uid] = e.ts
+                if e.site == site:
+                    same_site.add(e.uid)
             else:
                 exact.append((e.ts, EXACT_KINDS.index(ev.kind), ev.kind, e.uid))
     if exact:
@@ -427,7 +488,8 @@ def decide(doc: DocKeys, evidence: Iterable[KeyEvidence], threshold: float = DEF
     best: tuple[float, int, int] | None = None
     for uid, count in shared.items():
         score = key_containment(count, len(doc.sentences), n_keys[uid])
-        if count < MIN_SHARED_KEYS or score < threshold:
+        if count < MIN_SHARED_KEYS or score < (max(threshold, SAME_SITE_CONTAINMENT) if uid in same_site
+                                               else threshold):
             continue
         if best is None or (score, -first_ts[uid]) > (best[0], -best[1]):  # best, then earliest
             best = (score, first_ts[uid], uid)
