@@ -1,18 +1,28 @@
 """Tagging benchmark: runs ``tag_job`` over each DEV set of ../shared/bench/tagging and scores it with
 the kit's own ``score.py`` (as a subprocess), then times ``tag_text`` alone on one core.
 
-    python bench/tag_bench.py [--kit PATH] [--sets reuters,bbc,ag,tr_news,lgl] [--work DIR] [--errors N]
+    python bench/tag_bench.py [--kit PATH] [--sets reuters,bbc,ag,tr_news,lgl|none] [--work DIR] [--errors N]
+                              [--multilingual] [--ml-kit PATH] [--half all|a|b]
 
 Countries: Reuters gold is the countries a story is about, so it is scored against ``regions``;
 TR-News and LGL gold is every mention, so they are scored against ``regions`` + ``mentioned_regions``.
 Topics: IPTC top-level micro-F1 on BBC and AG News. ``--errors N`` prints N country / topic errors per
 set (for reading, never for fitting). Prints one JSON line per set and a summary line; the speed is
 tag_text alone on one core (CPU time of this single-threaded process; wall-clock rate shown too).
+
+``--multilingual`` also scores ../shared/bench/multilingual (SIB-200 parallel sentences and 10kGNAD
+German news) per language, tagging each text as the pipeline does (language from the text, nothing
+declared): IPTC top-level micro-F1 per language, the non-English mean and its ratio to English; the
+countries (about + mentioned) of each sentence against its English twin's, as the share of twins
+with the same set among twins where either side has one; the share of texts whose language is
+identified as the kit's; and tag_text's speed per language. ``--half a|b`` keeps one of two fixed
+halves of DEV (by a hash of the parallel id, or of the id): tune on ``a``, confirm on ``b``.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import subprocess
 import sys
@@ -22,6 +32,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_KIT = REPO / ".." / "shared" / "bench" / "tagging"
+DEFAULT_ML_KIT = REPO / ".." / "shared" / "bench" / "multilingual"
 
 SETS = {
     "reuters": ("reuters21578_modapte_test.dev.jsonl", "about", False),
@@ -90,6 +101,119 @@ def time_tag_text(files: list[Path], seconds: float = 5.0) -> tuple[float, float
     return done / (time.perf_counter() - start), done / (time.process_time() - cpu_start)
 
 
+def in_half(key: str, half: str) -> bool:
+    """Deterministic halves of DEV: ``a`` (tune) and ``b`` (confirm) by a hash of ``key``."""
+    if half == "all":
+        return True
+    bit = int(hashlib.sha256(key.encode("utf-8")).hexdigest(), 16) % 2
+    return bit == (0 if half == "a" else 1)
+
+
+def _tag_as_pipeline(title: str | None, body: str, declared: str | None):
+    """What TagArticles does to one article: language from the text first, then the tags."""
+    from newsflow.transforms.tag.language import resolve_language
+    from newsflow.transforms.tag.tag_articles import tag_text
+
+    language = resolve_language(declared, title, body)
+    return language, tag_text(title, body, language=language)
+
+
+def _micro(tp: int, fp: int, fn: int) -> dict:
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    return {"f1": round(2 * p * r / (p + r), 4) if p + r else 0.0, "p": round(p, 4), "r": round(r, 4)}
+
+
+def _top_levels(tags) -> set[str]:
+    from newsflow.transforms.tag.topics import media_topics
+
+    topics = media_topics()
+    return {t.code for t in tags.topics if topics[t.code].level == 1}
+
+
+def multilingual(kit: Path, half: str = "all", speed_seconds: float = 0.5) -> dict:
+    """Per-language topic micro-F1, country agreement with the English twin, language accuracy and
+    speed on the multilingual kit (see the module docstring)."""
+    rows: dict[str, list[dict]] = {}
+    for line in (kit / "sib200_dev.jsonl").open(encoding="utf-8"):
+        row = json.loads(line)
+        if in_half(f"sib200:{row['parallel_id']}", half):
+            rows.setdefault(row["lang_script"], []).append(row)
+    out: dict = {"half": half, "sib200": {}}
+    countries: dict[str, dict[int, set[str]]] = {}
+    for lang_script, items in sorted(rows.items()):
+        counts = [0, 0, 0]
+        lang_ok = 0
+        for row in items:
+            language, tags = _tag_as_pipeline(None, row["body"], None)
+            lang_ok += language == row["language"]
+            countries.setdefault(lang_script, {})[row["parallel_id"]] = set(tags.countries + tags.mentioned_countries)
+            if "topics" in row:
+                gold, got = set(row["topics"]), _top_levels(tags)
+                counts[0] += len(gold & got)
+                counts[1] += len(got - gold)
+                counts[2] += len(gold - got)
+        out["sib200"][lang_script] = {"topics": _micro(*counts), "language_acc": round(lang_ok / len(items), 4),
+                                      "docs": len(items)}
+    english = countries.get("eng_Latn", {})
+    for lang_script, by_id in countries.items():
+        pairs = [(english.get(pid, set()), got) for pid, got in by_id.items()]
+        pairs = [(e, g) for e, g in pairs if e or g]
+        same = sum(e == g for e, g in pairs)
+        out["sib200"][lang_script]["countries_agree"] = round(same / len(pairs), 4) if pairs else None
+        out["sib200"][lang_script]["countries_pairs"] = len(pairs)
+    others = [v for k, v in out["sib200"].items() if k != "eng_Latn"]
+    en = out["sib200"].get("eng_Latn", {})
+    mean_f1 = sum(v["topics"]["f1"] for v in others) / len(others) if others else 0.0
+    agree = [v["countries_agree"] for v in others if v["countries_agree"] is not None]
+    out["summary"] = {"en_topic_f1": en.get("topics", {}).get("f1"), "others_topic_f1_mean": round(mean_f1, 4),
+                      "ratio_to_en": round(mean_f1 / en["topics"]["f1"], 3) if en.get("topics", {}).get("f1") else None,
+                      "countries_agree_mean": round(sum(agree) / len(agree), 4) if agree else None,
+                      "language_acc_mean": round(sum(v["language_acc"] for v in out["sib200"].values())
+                                                 / len(out["sib200"]), 4)}
+    counts = [0, 0, 0]
+    gnad = 0
+    for line in (kit / "10kgnad_dev.jsonl").open(encoding="utf-8"):
+        row = json.loads(line)
+        if "topics" not in row or not in_half(row["id"], half):
+            continue
+        gnad += 1
+        _, tags = _tag_as_pipeline(None, row["body"], None)
+        gold, got = set(row["topics"]), _top_levels(tags)
+        counts[0] += len(gold & got)
+        counts[1] += len(got - gold)
+        counts[2] += len(gold - got)
+    out["10kgnad"] = {"topics": _micro(*counts), "docs": gnad}
+    out["speed_docs_per_cpu_s"] = _speed_per_language(rows, speed_seconds)
+    return out
+
+
+def _speed_per_language(rows: dict[str, list[dict]], seconds: float) -> dict[str, int]:
+    """Language identification plus tag_text, docs per CPU-second, per language and mixed."""
+    speeds = {}
+    mixed = [row for items in rows.values() for row in items[:60]]
+    for name, items in [*sorted(rows.items()), ("mixed", mixed)]:
+        done, cpu_start = 0, time.process_time()
+        while time.process_time() - cpu_start < seconds:
+            for row in items[:200]:
+                _tag_as_pipeline(None, row["body"], None)
+                done += 1
+        speeds[name] = round(done / (time.process_time() - cpu_start))
+    return speeds
+
+
+def print_multilingual(result: dict) -> None:
+    for lang_script, v in result["sib200"].items():
+        print(json.dumps({"set": "sib200", "half": result["half"], "lang": lang_script, "topic_f1": v["topics"]["f1"],
+                          "topic_p_r": [v["topics"]["p"], v["topics"]["r"]],
+                          "countries_agree": v["countries_agree"], "pairs": v["countries_pairs"],
+                          "language_acc": v["language_acc"],
+                          "docs_per_cpu_s": result["speed_docs_per_cpu_s"].get(lang_script)}), flush=True)
+    print(json.dumps({"set": "10kgnad", "half": result["half"], **result["10kgnad"]}), flush=True)
+    print(json.dumps({"set": "multilingual_summary", "half": result["half"], **result["summary"],
+                      "mixed_docs_per_cpu_s": result["speed_docs_per_cpu_s"]["mixed"]}), flush=True)
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kit", type=Path, default=DEFAULT_KIT)
@@ -97,6 +221,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--errors", type=int, default=0)
     parser.add_argument("--speed-seconds", type=float, default=5.0)
+    parser.add_argument("--multilingual", action="store_true")
+    parser.add_argument("--ml-kit", type=Path, default=DEFAULT_ML_KIT)
+    parser.add_argument("--half", choices=["all", "a", "b"], default="all")
     args = parser.parse_args(argv)
 
     from newsflow.pipelines.tag_job import run
@@ -105,7 +232,7 @@ def main(argv: list[str] | None = None) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     summary: dict = {}
     used = []
-    for name in args.sets.split(","):
+    for name in [] if args.sets == "none" else args.sets.split(","):
         file_name, countries, topics = SETS[name]
         gold = args.kit / "dev" / file_name
         used.append(gold)
@@ -137,10 +264,14 @@ def main(argv: list[str] | None = None) -> dict:
         if args.errors:
             print_errors(gold, tagged, countries == "mentions", args.errors)
         summary[name] = result
-    wall, cpu = time_tag_text(used, args.speed_seconds)
-    summary["tag_text_docs_per_s"] = round(cpu)
-    print(json.dumps({"tag_text_docs_per_s": round(cpu), "tag_text_docs_per_wall_s": round(wall),
-                      "target": 2000, "work": str(work)}), flush=True)
+    if used:
+        wall, cpu = time_tag_text(used, args.speed_seconds)
+        summary["tag_text_docs_per_s"] = round(cpu)
+        print(json.dumps({"tag_text_docs_per_s": round(cpu), "tag_text_docs_per_wall_s": round(wall),
+                          "target": 2000, "work": str(work)}), flush=True)
+    if args.multilingual:
+        summary["multilingual"] = multilingual(args.ml_kit, args.half, min(args.speed_seconds, 0.5))
+        print_multilingual(summary["multilingual"])
     return summary
 
 

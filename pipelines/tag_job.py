@@ -1,7 +1,8 @@
 """``newsflow tag``: tag a JSONL file of texts with topics and regions (batch, FnApiRunner).
 
-Input lines: ``{"id", "title"?, "body"}``; the benchmark form ``{"id", "title", "dateline", "body"}`` is
-accepted too (the dateline is put in front of the body, as a wire story prints it). Output lines:
+Input lines: ``{"id", "title"?, "body", "language"?}`` (``language``: a declared one, checked against the
+text, see ``tag.language``); the benchmark form ``{"id", "title", "dateline", "body"}`` is accepted too
+(the dateline is put in front of the body, as a wire story prints it). Output lines:
 ``{"id", "topics", "regions", "mentioned_regions", "subregions", "primary_topic", "primary_region"}``.
 A line that cannot be tagged (bad JSON, no id, no body) is written to ``OUTPUT.rejected.jsonl`` with
 the start of the line and the reason; nothing is dropped silently.
@@ -41,6 +42,7 @@ def parse_line(line: str) -> Article:
     return Article(id=record_id, url="", canonical_url="", feed_url="", site="", body=body,
                    body_sha256=hashlib.sha256(body.encode("utf-8")).hexdigest(), fetched_at=_EPOCH,
                    title=title if isinstance(title, str) else None,
+                   language=record.get("language") if isinstance(record.get("language"), str) else None,
                    region_hint=record.get("region_hint") if isinstance(record.get("region_hint"), str) else None)
 
 

@@ -30,6 +30,7 @@ from newsflow.transforms.tag.gazetteer import (
     m49_table,
     resolve_mentions,
 )
+from newsflow.transforms.tag.language import load_identifier, resolve_language
 from newsflow.transforms.tag.topics import (
     LEAD_CHARS,
     LEAD_WEIGHT,
@@ -159,8 +160,10 @@ def _roll_up(countries: list[str]) -> tuple[list[str], list[str]]:
 
 
 def tag_text(title: str | None, body: str, *, region_hint: str | None = None,
-             explain: bool = False) -> Tags:
-    """Topic and region tags of one article. Pure; the automata are built once per process."""
+             language: str | None = None, explain: bool = False) -> Tags:
+    """Topic and region tags of one article. Pure; the automata are built once per process.
+    ``language`` (ISO 639-1, see ``language.resolve_language``) picks the place names and topic
+    terms of that language on top of the English ones; None means English only."""
     title = title or ""
     body = body or ""
     body_start = len(title) + 2 if title else 0
@@ -233,20 +236,23 @@ class _TagArticleFn(beam.DoFn):
 
     def setup(self) -> None:
         load_tables()
+        load_identifier()
 
     def process(self, article: Article) -> Iterator[Any]:
         yield from rejecting(STAGE, article, lambda: [self._tagged(article)])
 
     def _tagged(self, article: Article) -> Article:
-        tags = tag_text(article.title, article.body, region_hint=article.region_hint, explain=self._explain)
+        language = resolve_language(article.language, article.title, article.body)
+        tags = tag_text(article.title, article.body, region_hint=article.region_hint, language=language,
+                        explain=self._explain)
         self._articles.inc()
         if not tags.topics:
             self._no_topic.inc()
         if not tags.countries:
             self._no_country.inc()
         return dataclasses.replace(
-            article, topics=tags.topics, primary_topic=tags.primary_topic, countries=tags.countries,
-            mentioned_countries=tags.mentioned_countries, subregions=tags.subregions,
+            article, language=language, topics=tags.topics, primary_topic=tags.primary_topic,
+            countries=tags.countries, mentioned_countries=tags.mentioned_countries, subregions=tags.subregions,
             regions=tags.regions, primary_region=tags.primary_region,
             tag_evidence=json.dumps(tags.evidence, sort_keys=True) if tags.evidence is not None else None)
 
@@ -257,7 +263,9 @@ class TagArticles(beam.PTransform):
 
     Element-wise (a ParDo, no grouping): works the same in batch and streaming and keeps each
     element's window and timestamp. Every input article comes out once; tags already on an article
-    are replaced. With ``explain=True`` each article also carries ``tag_evidence`` (JSON: matched
+    are replaced. The article's ``language`` is checked against its text first (filled when none was
+    declared, replaced when the text clearly contradicts the declaration; see ``language``) and picks the
+    language-specific names and terms. With ``explain=True`` each article also carries ``tag_evidence`` (JSON: matched
     terms per topic and surfaces per country). Counters: newsflow tag.articles, tag.no_topic,
     tag.no_country.
     """
