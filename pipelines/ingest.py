@@ -41,7 +41,7 @@ from newsflow.transforms.feeds.reader import ENTRIES, FEED_STATE
 from newsflow.transforms.feeds.state import FEED_STATE_PATH, FeedState, feed_state_row, feed_state_schema
 from newsflow.transforms.fetch import FetchPages
 from newsflow.transforms.fetch.client import FetchPolicy
-from newsflow.transforms.items import REJECTED, Article, Rejection
+from newsflow.transforms.items import REJECTED, WRITE_STAGE, Article, Rejection
 from newsflow.transforms.progress import LogProgress
 from newsflow.transforms.tag import TagArticles
 from newsflow.transforms.write.rows import (
@@ -54,9 +54,6 @@ from newsflow.transforms.write.rows import (
 
 SOURCE_TAGS = (ENTRIES, REJECTED, FEED_STATE)
 """What a source hands to ``Ingest``: ``Entry`` items, ``Rejection`` items, scheduled ``FeedState``s."""
-
-WRITE_STAGE = "write"
-
 
 def fetch_policy(opts: NewsflowOptions) -> FetchPolicy:
     return FetchPolicy(

@@ -15,6 +15,10 @@ from typing import Any, Literal
 REJECTED = "rejected"
 """Tag of every stage's side output of ``Rejection`` items."""
 
+FEEDS_STAGE, FETCH_STAGE, EXTRACT_STAGE, DEDUP_STAGE, TAG_STAGE, WRITE_STAGE = (
+    "feeds", "fetch", "extract", "dedup", "tag", "write")
+"""The ``stage`` a ``Rejection`` names: where the item stopped."""
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

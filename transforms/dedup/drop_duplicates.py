@@ -64,9 +64,8 @@ from newsflow.transforms.dedup.keys import (
     history_keys,
 )
 from newsflow.transforms.failures import FlatMapOrReject, StageOutputs, rejecting
-from newsflow.transforms.items import REJECTED, Article, utcnow
+from newsflow.transforms.items import DEDUP_STAGE, REJECTED, Article, utcnow
 
-STAGE = "dedup"
 ARTICLES = "articles"
 DUPLICATES = "duplicates"
 HISTORY = "history"
@@ -480,7 +479,7 @@ class _EmitterFn(beam.DoFn):
 
     def _emit(self, article: Article, decision: Decision, pointer: _Pointer,
               keys: tuple[tuple[str, int], ...], site: int) -> Iterator[Any]:
-        yield from rejecting(STAGE, article, lambda: self._routed(article, decision, pointer, keys, site))
+        yield from rejecting(DEDUP_STAGE, article, lambda: self._routed(article, decision, pointer, keys, site))
 
     def _routed(self, article: Article, decision: Decision, pointer: _Pointer,
                 keys: tuple[tuple[str, int], ...], site: int) -> Iterator[Any]:
@@ -564,7 +563,7 @@ class DropDuplicates(beam.PTransform):
             streaming = bool(articles.pipeline.options.view_as(StandardOptions).streaming)
         keyed = (articles
                  | "GlobalWindow" >> beam.WindowInto(window.GlobalWindows())
-                 | "Keys" >> FlatMapOrReject(STAGE, _with_keys, main="docs"))
+                 | "Keys" >> FlatMapOrReject(DEDUP_STAGE, _with_keys, main="docs"))
         docs = keyed.docs
         occurrences = docs | "Occurrences" >> beam.FlatMap(
             lambda doc: ((occ.key, tuple(occ)) for occ in doc[1].occurrences())).with_output_types(KV[int, Any])

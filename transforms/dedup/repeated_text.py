@@ -22,7 +22,7 @@ from apache_beam.metrics import Metrics
 
 from newsflow.transforms.dedup.keys import normalize_text
 from newsflow.transforms.failures import rejecting
-from newsflow.transforms.items import REJECTED, Article
+from newsflow.transforms.items import DEDUP_STAGE, REJECTED, Article
 
 MIN_LINE_CHARS = 40
 MIN_BLOCK_LINES = 3
@@ -31,7 +31,6 @@ MAX_EARLIER_COPIES = 16
 """Earlier occurrences of one line considered as block starts (bounds the work on spammy pages)."""
 
 
-STAGE = "dedup"
 
 
 def repeated_line_indices(lines: list[str]) -> list[int]:
@@ -70,7 +69,7 @@ class _RemoveRepeatedTextFn(beam.DoFn):
         self._changed = Metrics.counter("newsflow", "repeats.pages_changed")
 
     def process(self, article: Article) -> Iterator[Any]:
-        yield from rejecting(STAGE, article, lambda: [self._cleaned(article)])
+        yield from rejecting(DEDUP_STAGE, article, lambda: [self._cleaned(article)])
 
     def _cleaned(self, article: Article) -> Article:
         body = remove_repeated_text(article.body)

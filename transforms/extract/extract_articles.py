@@ -27,10 +27,9 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from newsflow.transforms.extract.domain_rules import DEFAULT_RULES, DomainRule
 from newsflow.transforms.extract.page import Extracted, extract_page
-from newsflow.transforms.items import REJECTED, Article, Page, Rejection
+from newsflow.transforms.items import EXTRACT_STAGE, REJECTED, Article, Page, Rejection
 from newsflow.transforms.urls import article_id, normalize_url, site_of
 
-STAGE = "extract"
 MIN_BODY_CHARS = 200
 """A complete (non-partial) body shorter than this is navigation or an error page, not an
 article: it is skipped as ``empty_extraction``. Partial bodies (teasers) are kept at any length."""
@@ -79,7 +78,7 @@ def build_article(page: Page, extracted: Extracted | None) -> Article | Rejectio
     if extracted is None or not extracted.body.strip() or (
             len(extracted.body) < MIN_BODY_CHARS and not extracted.partial):
         length = len(extracted.body) if extracted is not None else 0
-        return Rejection.skip(STAGE, "empty_extraction", entry.url, entry.feed_url,
+        return Rejection.skip(EXTRACT_STAGE, "empty_extraction", entry.url, entry.feed_url,
                               message=f"body of {length} chars (minimum {MIN_BODY_CHARS})"
                               + known_date_note(extracted))
     canonical = normalize_url(extracted.canonical_url or final_url)
@@ -128,7 +127,7 @@ class _ExtractFn(beam.DoFn):
             result = build_article(page, extract())
         except Exception as exc:  # one bad page must not fail the bundle
             self._failed.inc()
-            yield pvalue.TaggedOutput(REJECTED, Rejection.error(STAGE, page.entry.url, exc,
+            yield pvalue.TaggedOutput(REJECTED, Rejection.error(EXTRACT_STAGE, page.entry.url, exc,
                                                                 page.entry.feed_url))
             return
         if isinstance(result, Rejection):

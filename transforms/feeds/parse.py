@@ -25,10 +25,9 @@ from defusedxml import DefusedXmlException
 
 from newsflow.transforms.clock import not_future
 from newsflow.transforms.feeds import discovery, sitemaps
-from newsflow.transforms.items import Entry, Rejection, utcnow
+from newsflow.transforms.items import FEEDS_STAGE, Entry, Rejection, utcnow
 from newsflow.transforms.urls import absolute_http_url, is_http_url, normalize_url
 
-STAGE = "feeds"
 FeedKind = Literal["rss", "atom", "rdf", "json", "sitemap", "html", "unknown"]
 
 ENTRY_WITHOUT_LINK = "entry_without_link"
@@ -289,7 +288,7 @@ def _drop_duplicate_links(parsed: ParsedFeed, feed_url: str) -> None:
     for entry in parsed.entries:
         key = normalize_url(entry.url)
         if key in seen:
-            parsed.rejected.append(Rejection.skip(STAGE, DUPLICATE_IN_FEED, entry.url, feed_url,
+            parsed.rejected.append(Rejection.skip(FEEDS_STAGE, DUPLICATE_IN_FEED, entry.url, feed_url,
                                                   message=f"guid={entry.guid!r} repeats a link listed earlier"))
             continue
         seen.add(key)
@@ -318,7 +317,7 @@ def _entry_link(item: Mapping[str, Any], base: str) -> str | None:
 
 
 def _without_link(feed_url: str, index: int, guid: str | None, title: str | None, why: str) -> Rejection:
-    return Rejection.skip(STAGE, ENTRY_WITHOUT_LINK, feed_url, feed_url,
+    return Rejection.skip(FEEDS_STAGE, ENTRY_WITHOUT_LINK, feed_url, feed_url,
                           message=f"entry {index} ({why}): guid={guid!r} title={title!r}")
 
 

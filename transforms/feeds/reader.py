@@ -17,10 +17,9 @@ from newsflow.transforms.feeds.polling import schedule
 from newsflow.transforms.feeds.state import FeedState
 from newsflow.transforms.fetch.backoff import parse_retry_after
 from newsflow.transforms.fetch.client import FetchResult
-from newsflow.transforms.items import Entry, FeedSpec, Rejection
+from newsflow.transforms.items import FEEDS_STAGE, Entry, FeedSpec, Rejection
 from newsflow.transforms.urls import normalize_url, site_of
 
-STAGE = "feeds"
 ENTRIES = "entries"
 FEED_STATE = "feed_state"
 
@@ -110,7 +109,7 @@ def poll_feed(spec: FeedSpec, fetch: Fetch, known: Mapping[str, FeedState], *, b
         read = read_feed(spec, fetch, known, max_sitemap_children=max_sitemap_children,
                          site_sitemaps=site_sitemaps)
     except Exception as exc:  # one broken source never fails the stage
-        read = FeedRead(rejected=[Rejection.error(STAGE, spec.url, exc, feed_url=spec.url, reason=UNEXPECTED_ERROR)],
+        read = FeedRead(rejected=[Rejection.error(FEEDS_STAGE, spec.url, exc, feed_url=spec.url, reason=UNEXPECTED_ERROR)],
                         counters=["feeds.polled", f"feeds.failed.{UNEXPECTED_ERROR}"])
     if not read.states:
         base = known.get(spec.url) or FeedState(spec.url)
@@ -167,7 +166,7 @@ class _Reader:
         for position, url in enumerate(fresh):
             if position >= MAX_SITE_SITEMAPS:
                 self.out.counters.append(f"feeds.skipped.{SITE_SITEMAPS_CAPPED}")
-                self.out.rejected.append(Rejection.skip(STAGE, SITE_SITEMAPS_CAPPED, url, self.spec.url,
+                self.out.rejected.append(Rejection.skip(FEEDS_STAGE, SITE_SITEMAPS_CAPPED, url, self.spec.url,
                                                         f"robots.txt lists more than {MAX_SITE_SITEMAPS} sitemaps"))
                 continue
             self.out.counters.append("feeds.site_sitemaps")
@@ -255,13 +254,13 @@ class _Reader:
             return
         if polled.status == "skip":
             self.out.counters.append(f"feeds.failed.{polled.reason}")
-            self.out.rejected.append(Rejection.skip(STAGE, polled.reason or "skip", polled.url, self.spec.url,
+            self.out.rejected.append(Rejection.skip(FEEDS_STAGE, polled.reason or "skip", polled.url, self.spec.url,
                                                     polled.message))
             return
         if polled.status == "error":
             self.out.counters.append(f"feeds.failed.{polled.reason}")
             self.out.rejected.append(Rejection(
-                "error", STAGE, polled.reason or "fetch_error", polled.url, self.spec.url,
+                "error", FEEDS_STAGE, polled.reason or "fetch_error", polled.url, self.spec.url,
                 polled.error_class or "FetchError", polled.message,
                 polled.result.attempts if polled.result is not None else 1))
             return
@@ -271,7 +270,7 @@ class _Reader:
                 and not is_news_sitemap(polled.result.body):
             self.out.counters.append(f"feeds.skipped.{NOT_A_NEWS_SITEMAP}")
             self.out.rejected.append(Rejection.skip(
-                STAGE, NOT_A_NEWS_SITEMAP, polled.url, self.spec.url,
+                FEEDS_STAGE, NOT_A_NEWS_SITEMAP, polled.url, self.spec.url,
                 f"robots.txt sitemap without Google News markup ({len(parsed.entries)} URLs): the site's archive"))
             return
         if parsed.bozo and parsed.entries:
@@ -279,7 +278,7 @@ class _Reader:
         for entry in parsed.entries:
             key = normalize_url(entry.url)
             if key in self.seen_links:
-                self.out.rejected.append(Rejection.skip(STAGE, "duplicate_in_feed", entry.url, polled.url,
+                self.out.rejected.append(Rejection.skip(FEEDS_STAGE, "duplicate_in_feed", entry.url, polled.url,
                                                         "link already listed by another feed or sitemap of this source"))
                 continue
             self.seen_links.add(key)
@@ -306,14 +305,14 @@ class _Reader:
         if depth >= MAX_SITEMAP_DEPTH:
             for child in children:
                 self.out.counters.append(f"feeds.skipped.{SITEMAP_CHILDREN_CAPPED}")
-                self.out.rejected.append(Rejection.skip(STAGE, SITEMAP_CHILDREN_CAPPED, child, index.url,
+                self.out.rejected.append(Rejection.skip(FEEDS_STAGE, SITEMAP_CHILDREN_CAPPED, child, index.url,
                                                         f"sitemap nesting deeper than {MAX_SITEMAP_DEPTH}"))
             return
         for position, child in enumerate(children):
             if position >= self.max_sitemap_children:
                 self.out.counters.append(f"feeds.skipped.{SITEMAP_CHILDREN_CAPPED}")
                 self.out.rejected.append(Rejection.skip(
-                    STAGE, SITEMAP_CHILDREN_CAPPED, child, index.url,
+                    FEEDS_STAGE, SITEMAP_CHILDREN_CAPPED, child, index.url,
                     f"sitemap index lists more than {self.max_sitemap_children} sitemaps"))
                 continue
             if normalize_url(child) in self.polled:  # e.g. also a robots.txt Sitemap line
@@ -328,7 +327,7 @@ class _Reader:
                 state.last_status = reason
                 state.consecutive_errors = (previous.consecutive_errors if previous else 0) + 1
         self.out.counters.append(f"feeds.failed.{reason}")
-        self.out.rejected.append(Rejection.error(STAGE, url, exc, feed_url=self.spec.url, reason=reason))
+        self.out.rejected.append(Rejection.error(FEEDS_STAGE, url, exc, feed_url=self.spec.url, reason=reason))
 
     def _page_state(self, feed_url: str | None, page: _Polled | None) -> None:
         """The page's own state, remembering the feed it led to (polled directly next time)."""

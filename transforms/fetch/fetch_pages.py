@@ -22,10 +22,9 @@ from apache_beam.utils.timestamp import Timestamp
 from apache_beam.utils.windowed_value import WindowedValue
 
 from newsflow.transforms.fetch.client import FetchPolicy, FetchResult, HttpClient
-from newsflow.transforms.items import REJECTED, Entry, Page, Rejection
+from newsflow.transforms.items import FETCH_STAGE, REJECTED, Entry, Page, Rejection
 from newsflow.transforms.urls import host_key
 
-STAGE = "fetch"
 PAGES = "pages"
 
 
@@ -36,10 +35,10 @@ def page_or_rejection(entry: Entry, result: FetchResult) -> Page | Rejection:
                     status=result.status or 200, content_type=result.content_type or "text/html",
                     redirect_chain=list(result.redirect_chain))
     if result.outcome == "error":
-        return Rejection("error", STAGE, result.reason or "error", entry.url, entry.feed_url,
+        return Rejection("error", FETCH_STAGE, result.reason or "error", entry.url, entry.feed_url,
                          result.error_class, result.message, result.attempts, result.fetched_at)
     reason = result.reason or ("not_modified" if result.outcome == "not_modified" else "no_text")
-    return Rejection("skip", STAGE, reason, entry.url, entry.feed_url, None, result.message,
+    return Rejection("skip", FETCH_STAGE, reason, entry.url, entry.feed_url, None, result.message,
                      result.attempts, result.fetched_at)
 
 
@@ -93,7 +92,7 @@ class _FetchPagesFn(beam.DoFn):
         try:
             return page_or_rejection(entry, self._client.fetch(entry.url, kind="page"))
         except Exception as exc:  # one bad URL must not fail the bundle
-            return Rejection.error(STAGE, entry.url, exc, entry.feed_url, reason="internal_error")
+            return Rejection.error(FETCH_STAGE, entry.url, exc, entry.feed_url, reason="internal_error")
 
     def _count(self, name: str) -> None:
         counter = self._counters.get(name)
@@ -106,13 +105,13 @@ class _FetchPagesFn(beam.DoFn):
             try:
                 output = item.future.result()
             except Exception as exc:  # e.g. cancelled at teardown
-                output = Rejection.error(STAGE, item.entry.url, exc, item.entry.feed_url, reason="internal_error")
+                output = Rejection.error(FETCH_STAGE, item.entry.url, exc, item.entry.feed_url, reason="internal_error")
             windowed = WindowedValue(output, item.timestamp, (item.window,))
             if isinstance(output, Page):
-                self._count(f"{STAGE}.pages_ok")
+                self._count(f"{FETCH_STAGE}.pages_ok")
                 yield windowed
             else:
-                self._count(f"{STAGE}.{'skipped' if output.kind == 'skip' else 'failed'}.{output.reason}")
+                self._count(f"{FETCH_STAGE}.{'skipped' if output.kind == 'skip' else 'failed'}.{output.reason}")
                 yield TaggedOutput(REJECTED, windowed)
 
     def _take_done(self, block: bool) -> list[_InFlight]:

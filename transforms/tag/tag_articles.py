@@ -21,7 +21,7 @@ from typing import Any
 import apache_beam as beam
 
 from newsflow.transforms.failures import rejecting
-from newsflow.transforms.items import REJECTED, Article, TopicTag
+from newsflow.transforms.items import REJECTED, TAG_STAGE, Article, TopicTag
 from newsflow.transforms.tag.gazetteer import (
     KIND_WEIGHT,
     PlaceMention,
@@ -75,7 +75,6 @@ class Tags:
     evidence: dict[str, Any] | None = None
 
 
-STAGE = "tag"
 
 
 def split_dateline(body: str) -> tuple[str, str]:
@@ -239,7 +238,7 @@ class _TagArticleFn(beam.DoFn):
         load_identifier()
 
     def process(self, article: Article) -> Iterator[Any]:
-        yield from rejecting(STAGE, article, lambda: [self._tagged(article)])
+        yield from rejecting(TAG_STAGE, article, lambda: [self._tagged(article)])
 
     def _tagged(self, article: Article) -> Article:
         language = resolve_language(article.language, article.title, article.body)
