@@ -55,6 +55,11 @@ from newsflow.transforms.write.rows import (
 SOURCE_TAGS = (ENTRIES, REJECTED, FEED_STATE)
 """What a source hands to ``Ingest``: ``Entry`` items, ``Rejection`` items, scheduled ``FeedState``s."""
 
+def source_outputs(read: Any) -> dict[str, Any]:
+    """A source stage's outputs as ``Ingest`` takes them."""
+    return {tag: read[tag] for tag in SOURCE_TAGS}
+
+
 def fetch_policy(opts: NewsflowOptions) -> FetchPolicy:
     return FetchPolicy(
         connect_timeout_s=opts.connect_timeout_s, read_timeout_s=opts.read_timeout_s,

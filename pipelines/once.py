@@ -28,7 +28,7 @@ from apache_beam.options.pipeline_options import (
 from apache_beam.runners.portability.fn_api_runner import worker_handlers
 
 from newsflow.pipelines.config import ConfigError, load_config
-from newsflow.pipelines.ingest import SOURCE_TAGS, Ingest, IngestConfig, output_schemas
+from newsflow.pipelines.ingest import Ingest, IngestConfig, output_schemas, source_outputs
 from newsflow.pipelines.options import NewsflowOptions, with_local_runner
 from newsflow.transforms.feeds.read_feeds import ReadFeeds
 from newsflow.transforms.feeds.reader import first_source_per_site
@@ -80,11 +80,6 @@ def plan(argv: list[str]) -> RunPlan:
     except ConfigError as exc:
         raise UsageError(str(exc)) from exc
     return RunPlan(options, opts, feeds, opts.run_id or new_run_id(), keys)
-
-
-def source_outputs(read: Any) -> dict[str, Any]:
-    """A source stage's outputs as ``Ingest`` takes them."""
-    return {tag: read[tag] for tag in SOURCE_TAGS}
 
 
 def build(pipeline: beam.Pipeline, run: RunPlan, feed_states: Mapping[str, Any]) -> None:

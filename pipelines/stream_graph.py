@@ -31,8 +31,8 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import StandardOptions
 from apache_beam.transforms.periodicsequence import PeriodicImpulse
 
-from newsflow.pipelines.ingest import Ingest, IngestConfig, output_schemas
-from newsflow.pipelines.once import RunPlan, RunSummary, not_submitted, source_outputs
+from newsflow.pipelines.ingest import Ingest, IngestConfig, output_schemas, source_outputs
+from newsflow.pipelines.once import RunPlan, RunSummary, not_submitted
 from newsflow.transforms.feeds.poll_due_feeds import PollDueFeeds
 from newsflow.transforms.feeds.state import FeedState, load_feed_states
 from newsflow.transforms.write.write_windows import WriteWindowedDataset
