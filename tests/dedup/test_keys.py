@@ -274,3 +274,17 @@ def test_a_page_of_the_same_site_needs_more_than_half_of_its_keys():
         "first": None, "second": None}
     assert run([("first", T0, "b.org", first), ("second", T0 + timedelta(hours=1), "c.org", second)]) == {
         "first": None, "second": "first"}
+
+
+def test_a_better_live_match_wins_over_an_older_history_match():
+    """A page whose wrapper carries an old story (in the history) and whose body is a new story
+    (live) is a copy of the new story: history does not pre-empt a better live match."""
+    old, new = story("harbour", 10), story("bridge", 6)
+    history = HistoryIndex()
+    history.add([HistoryRow(k, "old", T0, SENTENCE) for k in sentence_keys(text(old))])
+    late = T0 + timedelta(hours=100)
+    page = text(new, old[:9])  # 9 of the old story's 10 sentences: containment 0.9 in the history
+    assert run([("new", late, "a.org", text(new)), ("page", late + timedelta(hours=1), "b.org", page)],
+               history=history) == {"new": None, "page": "new"}
+    # the same page with nothing live: the history match stands
+    assert run([("page", late + timedelta(hours=1), "b.org", page)], history=history) == {"page": "old"}

@@ -460,12 +460,23 @@ def decide(doc: DocKeys, evidence: Iterable[KeyEvidence], threshold: float = DEF
            history: HistoryLookup | None = None) -> Decision:
     """The verdict for ``doc`` given each of its keys' evidence (earlier live documents).
 
-    History first (it is older than anything live), then exact keys, then containment."""
+    The best match wins, live or in the history: an exact key (similarity 1.0) before containment,
+    then the higher containment, and on a tie the history (older than anything live). A history
+    match does not pre-empt a better live one: a page that carries an old story in its wrapper
+    (a related-stories rail, a site's repeated box) and a new story in its body is a copy of the
+    new story."""
     evidence = list(evidence)
-    if history is not None:
-        found = _decide_on_history(doc, evidence, threshold, history)
-        if found is not None:
-            return found
+    live = _decide_live(doc, evidence, threshold)
+    if history is None:
+        return live
+    found = _decide_on_history(doc, evidence, threshold, history)
+    if found is None or (live.is_duplicate and live.similarity > found.similarity):
+        return live
+    return found
+
+
+def _decide_live(doc: DocKeys, evidence: list[KeyEvidence], threshold: float) -> Decision:
+    """``decide`` against the earlier live documents only."""
     exact: list[tuple[int, int, str, int]] = []
     shared: Counter[int] = Counter()
     n_keys: dict[int, int] = {}
