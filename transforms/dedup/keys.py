@@ -91,12 +91,15 @@ MAX_STORED_KEYS = 30
 of a new document are looked up. 30 keys of 28 bytes keep a document's live state under 1 KB."""
 INDEXED_HEAD = 12
 MAX_DOCS_PER_KEY = 4
-TEMPLATE_SITE_DOCS = 2
+TEMPLATE_SITE_DOCS = 3
+"""Earlier pages of one site that must share a sentence for it to be the site's template. Two are
+not enough: a site that printed a story twice (an original and its re-emitted or updated copy)
+would make that story its template, and its third print there would match nothing."""
 DEFAULT_CONTAINMENT = 0.5
 SAME_SITE_CONTAINMENT = 0.8
 """A page of the same site needs more: its header and footer sentences are shared with the site's
-other pages, and the template rule only learns them from the second earlier page on (a site's second
-page is compared with its first one with nothing known yet)."""
+other pages, and the template rule only learns them from the third earlier page on (a site's second
+and third pages are compared with its first ones with nothing known yet)."""
 MIN_SHARED_KEYS = 2
 """A single shared key (one common sentence half) never makes a duplicate."""
 DEFAULT_HORIZON = timedelta(hours=72)
