@@ -216,7 +216,7 @@ def topic_lexicon(language: str | None = None) -> TopicLexicon:
     built on first use; English only for None or a language without a lexicon."""
     english = merge_rows(_english_rows(), _language_rows("en") or [])
     local = _language_rows(language) if language and language != "en" else None
-    if local is None:
+    if local is None or language is None:
         return _english_lexicon(tuple(english))
     return TopicLexicon(merge_rows(english, local), PROCLITICS.get(language, frozenset()))
 
