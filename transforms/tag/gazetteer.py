@@ -234,7 +234,7 @@ def _script_of(ch: str) -> str:
     return unicodedata.name(ch, "UNKNOWN").split()[0]
 
 
-def _no_space(ch: str) -> bool:
+def no_space_letter(ch: str) -> bool:
     """A letter of a script written without spaces between words: names need no word boundary."""
     return ord(ch) >= 0x0E00 and _script_of(ch) in _NO_SPACE_SCRIPTS
 
@@ -298,7 +298,7 @@ class Gazetteer:
 def _starts_word(text: str, start: int, affixes: Affixes) -> bool:
     if start == 0 or not _is_word_char(text[start - 1]) or not _is_word_char(text[start]):
         return True
-    if _no_space(text[start]) or _no_space(text[start - 1]):
+    if no_space_letter(text[start]) or no_space_letter(text[start - 1]):
         return True
     if not affixes.max_prefix:
         return False
@@ -315,7 +315,7 @@ def _match_end(text: str, start: int, end: int, inflect: bool, affixes: Affixes)
         return None
     if end == len(text) or not _is_word_char(text[end]) or not _is_word_char(text[end - 1]):
         return end
-    if _no_space(text[end - 1]) or _no_space(text[end]) or _script_of(text[end - 1]) == "HANGUL":
+    if no_space_letter(text[end - 1]) or no_space_letter(text[end]) or _script_of(text[end - 1]) == "HANGUL":
         return end  # Korean particles attach to the name
     if not inflect:
         return None

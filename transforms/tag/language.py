@@ -4,7 +4,9 @@ Pages often declare no language, or a wrong one (a CMS template's ``lang="en"`` 
 and the tagger picks its place names and topic terms by language, so the declaration alone is not
 trusted. The identifier is py3langid (BSD; a naive Bayes model over byte n-grams that ships inside its
 wheel, so nothing is fetched at run time). A declaration is kept unless the text contradicts it
-clearly: the sample must be long enough and the identifier confident, and a declaration of a close
+clearly: the sample must have enough letters and the identifier must give the declared language
+almost no chance (asking how likely the declaration is, rather than how sure the top guess is, also
+catches one-sentence texts and texts in scripts with few letters per word); a declaration of a close
 sibling (Bosnian for Croatian, Malay for Indonesian) is never overridden, since the identifier is least
 reliable between exactly those languages.
 """
@@ -16,18 +18,19 @@ import functools
 SAMPLE_CHARS = 320
 """Chars of title and body that are identified: enough for near-certain answers on news prose, short
 enough to keep identification a small share of tagging time."""
-FILL_MIN_LETTERS = 12
+MIN_LETTERS = 12
 FILL_MIN_CONFIDENCE = 0.5
 """An undeclared text gets the identified language when the sample has this many letters and the
-identifier is this sure (a two-word caption is left without a language)."""
-OVERRIDE_MIN_LETTERS = 60
-OVERRIDE_MIN_CONFIDENCE = 0.95
-"""A declaration is replaced only when a sample this long is identified this surely as another
-language."""
+identifier is this sure (a two-word caption is left without a language); below this many letters a
+declaration is never questioned."""
+OVERRIDE_MAX_DECLARED_PROBABILITY = 0.01
+"""A declaration is replaced only when a sample of ``MIN_LETTERS`` letters or more gives the
+declared language less than this probability (and another language is the identifier's first
+choice): a one-line Chinese headline is enough, "OK, Video" is not."""
 
 _SIBLINGS = (frozenset({"hr", "sr", "bs", "sh", "me"}), frozenset({"id", "ms"}),
              frozenset({"no", "nb", "nn", "da"}), frozenset({"cs", "sk"}), frozenset({"fa", "prs", "tg"}),
-             frozenset({"gl", "pt"}), frozenset({"ca", "oc"}), frozenset({"zh", "yue", "wuu"}),
+             frozenset({"gl", "pt"}), frozenset({"ca", "oc"}),
              frozenset({"ur", "hi"}), frozenset({"af", "nl"}), frozenset({"be", "ru", "uk"}),
              frozenset({"ar", "arz", "ary"}))
 """Languages the identifier confuses with each other, and pages legitimately declare either of."""
@@ -55,10 +58,31 @@ def _letters(text: str) -> int:
     return sum(ch.isalpha() for ch in text)
 
 
+MACROLANGUAGE = {"wuu": "zh", "yue": "zh"}
+"""Identifier codes recorded as their ISO 639 macrolanguage: py3langid splits written Chinese into
+Mandarin, Wu and Cantonese by a few characters, and news in any of them is written Chinese."""
+
+
+def _probabilities(text: str) -> dict[str, float]:
+    """Language → probability of ``text``, with macrolanguage members folded into their macrolanguage."""
+    out: dict[str, float] = {}
+    for lang, prob in _identifier().rank(text):
+        code = MACROLANGUAGE.get(str(lang), str(lang))
+        out[code] = out.get(code, 0.0) + float(prob)
+    return out
+
+
 def identify(text: str) -> tuple[str, float]:
     """(ISO 639-1 code, probability) of ``text`` as py3langid sees it."""
-    lang, prob = _identifier().classify(text)
-    return str(lang), float(prob)
+    probabilities = _probabilities(text)
+    lang = max(probabilities, key=probabilities.__getitem__)
+    return lang, probabilities[lang]
+
+
+def identify_against(text: str, declared: str) -> tuple[str, float]:
+    """(the identifier's first choice, the probability it gives ``declared``) for ``text``."""
+    probabilities = _probabilities(text)
+    return max(probabilities, key=probabilities.__getitem__), probabilities.get(declared, 0.0)
 
 
 def _siblings(a: str, b: str) -> bool:
@@ -80,13 +104,13 @@ def resolve_language(declared: str | None, title: str | None, body: str) -> str 
     sample = _sample(title, body or "")
     letters = _letters(sample)
     if declared is None:
-        if letters < FILL_MIN_LETTERS:
+        if letters < MIN_LETTERS:
             return None
         lang, prob = identify(sample)
         return lang if prob >= FILL_MIN_CONFIDENCE else None
-    if letters < OVERRIDE_MIN_LETTERS:
+    if letters < MIN_LETTERS:
         return declared
-    lang, prob = identify(sample)
-    if lang != declared and prob >= OVERRIDE_MIN_CONFIDENCE and not _siblings(lang, declared):
+    lang, declared_prob = identify_against(sample, declared)
+    if lang != declared and declared_prob < OVERRIDE_MAX_DECLARED_PROBABILITY and not _siblings(lang, declared):
         return lang
     return declared

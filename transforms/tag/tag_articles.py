@@ -199,7 +199,7 @@ def tag_text(title: str | None, body: str, *, region_hint: str | None = None,
     dateline_end = body_start + dateline[1]
     lead_end = dateline_end + LEAD_CHARS
 
-    hits = topic_lexicon().find(document)
+    hits = topic_lexicon(language).find(document)
     weighted: list[tuple[TermHit, float]] = []
     for hit in hits:
         zone = TITLE_WEIGHT if hit.start < title_end else LEAD_WEIGHT if hit.start < lead_end else 1.0

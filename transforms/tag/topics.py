@@ -1,7 +1,11 @@
 """IPTC Media Topics by weighted keyword and phrase lexicons.
 
 The lexicon (``data/topic_lexicon.tsv``, hand-written) maps terms to a top-level or second-level
-Media Topic code (or ``NO_TOPIC``) with a weight. A document's score per code is the sum of its
+Media Topic code (or ``NO_TOPIC``) with a weight. Each other language with a lexicon
+(``data/topics_<lang>.tsv``, hand-written general news vocabulary, one line per code and weight) adds
+its terms to the English ones for texts in that language; inflected forms are matched by stems
+(``term*``), words of scripts written without spaces (Chinese, Japanese, Thai) need no word
+boundary, and Arabic and Hebrew terms may carry their clitics (``والحكومة`` for ``حكومة``). A document's score per code is the sum of its
 matched terms, a title match counting ``TITLE_WEIGHT`` times and a lead-paragraph match
 ``LEAD_WEIGHT`` times a body match; repeats of one term count less each time. A term may vote for
 several codes (a story of two topics, such as a drug maker's recall). Top-level scores include their
@@ -19,6 +23,7 @@ import ahocorasick
 
 from newsflow.transforms.data_files import read_data
 from newsflow.transforms.items import TopicTag
+from newsflow.transforms.tag.gazetteer import no_space_letter
 
 TITLE_WEIGHT = 2.0
 LEAD_WEIGHT = 1.5
@@ -82,11 +87,39 @@ NO_TOPIC = "-"
 it from matching ("won't" is not "won", "team up" is not a sports team)."""
 
 
+PROCLITICS = {
+    "ar": frozenset({"ال", "وال", "فال", "بال", "كال", "لل", "ولل", "و", "ف", "ب", "ل", "ك", "س"}),
+    "he": frozenset({"ה", "ו", "ב", "ל", "מ", "ש", "כ", "וה", "וב", "ול", "ומ", "שה", "שב", "של", "מה", "בה"}),
+}
+"""Articles, conjunctions and prepositions written as one word with the next (Arabic, Hebrew): a term
+may start right after one of them."""
+
+
+def _starts_word(haystack: str, start: int, proclitics: frozenset[str]) -> bool:
+    if start == 0 or not haystack[start - 1].isalnum():
+        return True
+    if no_space_letter(haystack[start]) or no_space_letter(haystack[start - 1]):
+        return True
+    if not proclitics:
+        return False
+    i = start
+    while i > 0 and start - i < 3 and haystack[i - 1].isalnum():
+        i -= 1
+    return (i == 0 or not haystack[i - 1].isalnum()) and haystack[i:start] in proclitics
+
+
+def _ends_word(haystack: str, end: int, prefix: bool) -> bool:
+    return (prefix or end == len(haystack) or not haystack[end].isalnum()
+            or no_space_letter(haystack[end]) or no_space_letter(haystack[end - 1]))
+
+
 class TopicLexicon:
     """Two Aho-Corasick automata over the lexicon: case-sensitive terms (names, acronyms) on the
-    text as written, the rest on the lower-cased text."""
+    text as written, the rest on the lower-cased text. ``proclitics`` may precede a term (see
+    ``PROCLITICS``)."""
 
-    def __init__(self, rows: list[tuple[str, str, float]]):
+    def __init__(self, rows: list[tuple[str, str, float]], proclitics: frozenset[str] = frozenset()):
+        self._proclitics = proclitics
         topics = media_topics()
         entries: dict[tuple[bool, str], list[tuple[str, str, bool, str, float]]] = {}
         for term, code, weight in rows:
@@ -118,9 +151,7 @@ class TopicLexicon:
                 _, key, prefix, _, _ = votes[0]
                 end = end_index + 1
                 start = end - len(key)
-                if start > 0 and haystack[start - 1].isalnum():
-                    continue
-                if not prefix and end < len(haystack) and haystack[end].isalnum():
+                if not _starts_word(haystack, start, self._proclitics) or not _ends_word(haystack, end, prefix):
                     continue
                 candidates.append((start, start - end, votes))
         candidates.sort(key=lambda c: (c[0], c[1]))
@@ -135,16 +166,64 @@ class TopicLexicon:
         return hits
 
 
-@functools.cache
-def topic_lexicon() -> TopicLexicon:
-    """The process-wide lexicon automata, built on first use."""
+def _english_rows() -> list[tuple[str, str, float]]:
     rows = []
     for line in read_data("topic_lexicon.tsv").splitlines():
         if not line.strip() or line.startswith("#"):
             continue
         term, code, weight = line.split("\t")
         rows.append((term, code, float(weight)))
-    return TopicLexicon(rows)
+    return rows
+
+
+def _language_rows(language: str) -> list[tuple[str, str, float]] | None:
+    """Rows of ``data/topics_<language>.tsv`` (``code<TAB>weight<TAB>term | term | ...``), None
+    when the language has no lexicon."""
+    try:
+        text = read_data(f"topics_{language}.tsv")
+    except FileNotFoundError:
+        return None
+    rows = []
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        code, weight, terms = line.split("\t")
+        rows += [(term.strip(), code, float(weight)) for term in terms.split("|") if term.strip()]
+    return rows
+
+
+def merge_rows(base: list[tuple[str, str, float]], extra: list[tuple[str, str, float]]) -> list[tuple[str, str, float]]:
+    """``base`` plus the rows of ``extra`` for terms and codes it does not have yet; a term of
+    ``extra`` takes the base's stem marking (``*``) when the base has it, and ``-`` in ``extra``
+    removes the base's readings of that term (an English word that is a common word of the
+    language: "art" in German, "mayor" in Spanish)."""
+    removed = {term.rstrip("*") for term, code, _ in extra if code == NO_TOPIC}
+    rows = [row for row in base if row[0].rstrip("*") not in removed]
+    marked = {row[0].rstrip("*"): row[0] for row in rows}
+    seen = {(row[0].rstrip("*"), row[1]) for row in rows}
+    for term, code, weight in extra:
+        key = term.rstrip("*")
+        if code == NO_TOPIC or (key, code) in seen:
+            continue
+        seen.add((key, code))
+        rows.append((marked.setdefault(key, term), code, weight))
+    return rows
+
+
+@functools.cache
+def topic_lexicon(language: str | None = None) -> TopicLexicon:
+    """The process-wide lexicon automata of a language (English terms plus the language's own),
+    built on first use; English only for None or a language without a lexicon."""
+    english = merge_rows(_english_rows(), _language_rows("en") or [])
+    local = _language_rows(language) if language and language != "en" else None
+    if local is None or language is None:
+        return _english_lexicon(tuple(english))
+    return TopicLexicon(merge_rows(english, local), PROCLITICS.get(language, frozenset()))
+
+
+@functools.cache
+def _english_lexicon(rows: tuple[tuple[str, str, float], ...]) -> TopicLexicon:
+    return TopicLexicon(list(rows))
 
 
 def score_hits(hits: list[tuple[TermHit, float]]) -> dict[str, float]:
