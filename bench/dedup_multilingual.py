@@ -126,26 +126,25 @@ def _delay(rng: random.Random) -> timedelta:
     return timedelta(hours=hours)
 
 
+def _stream_doc(story: dict[str, Any], doc_id: str, ts: datetime, site: int, text: str, kind: str,
+                ) -> tuple[datetime, str, dict[str, Any], dict[str, Any]]:
+    """(arrival, id, document, gold row) of one document of ``story``."""
+    doc = {"id": doc_id, "ts": ts.isoformat().replace("+00:00", "Z"),
+           "site": f"{story['language']}-site{site}.example", "text": text, "language": story["language"]}
+    return ts, doc_id, doc, {"id": doc_id, "cluster": story["id"], "kind": kind}
+
+
 def build_stream(stories: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Documents (``id``, ``ts``, ``site``, ``text``, ``language``) in arrival order and their gold."""
-    docs: list[tuple[datetime, str, dict[str, Any], dict[str, Any]]] = []
+    docs = []
     for n, story in enumerate(stories):
         rng = random.Random(hashlib.sha256(story["id"].encode()).digest())
         start = T0 + timedelta(minutes=7 * n)
-        language = story["language"]
-
-        def add(doc_id: str, ts: datetime, site: int, text: str, kind: str, story: dict[str, Any] = story,
-                language: str = language) -> None:
-            site_name = f"{language}-site{site}.example"
-            docs.append((ts, doc_id, {"id": doc_id, "ts": ts.isoformat().replace("+00:00", "Z"),
-                                      "site": site_name, "text": text, "language": language},
-                         {"id": doc_id, "cluster": story["id"], "kind": kind}))
-
-        add(f"{story['id']}:original", start, rng.randrange(SITES), _text(story["title"], story["paragraphs"]),
-            "original")
+        docs.append(_stream_doc(story, f"{story['id']}:original", start, rng.randrange(SITES),
+                                _text(story["title"], story["paragraphs"]), "original"))
         for i, kind in enumerate(rng.sample(KINDS, rng.randrange(4))):
             text, site = copy_of(story, kind, rng)
-            add(f"{story['id']}:{i}:{kind}", start + _delay(rng), site, text, kind)
+            docs.append(_stream_doc(story, f"{story['id']}:{i}:{kind}", start + _delay(rng), site, text, kind))
     docs.sort(key=lambda d: (d[0], d[1]))
     return [d[2] for d in docs], [d[3] for d in docs]
 

@@ -74,15 +74,19 @@ def _probabilities(text: str) -> dict[str, float]:
 
 def identify(text: str) -> tuple[str, float]:
     """(ISO 639-1 code, probability) of ``text`` as py3langid sees it."""
-    probabilities = _probabilities(text)
-    lang = max(probabilities, key=probabilities.__getitem__)
+    lang, probabilities = _ranked(text)
     return lang, probabilities[lang]
 
 
 def identify_against(text: str, declared: str) -> tuple[str, float]:
     """(the identifier's first choice, the probability it gives ``declared``) for ``text``."""
+    lang, probabilities = _ranked(text)
+    return lang, probabilities.get(declared, 0.0)
+
+
+def _ranked(text: str) -> tuple[str, dict[str, float]]:
     probabilities = _probabilities(text)
-    return max(probabilities, key=probabilities.__getitem__), probabilities.get(declared, 0.0)
+    return max(probabilities, key=probabilities.__getitem__), probabilities
 
 
 def _siblings(a: str, b: str) -> bool:

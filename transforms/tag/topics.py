@@ -214,16 +214,21 @@ def merge_rows(base: list[tuple[str, str, float]], extra: list[tuple[str, str, f
 def topic_lexicon(language: str | None = None) -> TopicLexicon:
     """The process-wide lexicon automata of a language (English terms plus the language's own),
     built on first use; English only for None or a language without a lexicon."""
-    english = merge_rows(_english_rows(), _language_rows("en") or [])
     local = _language_rows(language) if language and language != "en" else None
-    if local is None or language is None:
-        return _english_lexicon(tuple(english))
-    return TopicLexicon(merge_rows(english, local), PROCLITICS.get(language, frozenset()))
+    if local is None:
+        return _english_lexicon()
+    return TopicLexicon(merge_rows(_english_terms(), local), PROCLITICS.get(language or "", frozenset()))
 
 
 @functools.cache
-def _english_lexicon(rows: tuple[tuple[str, str, float], ...]) -> TopicLexicon:
-    return TopicLexicon(list(rows))
+def _english_terms() -> list[tuple[str, str, float]]:
+    return merge_rows(_english_rows(), _language_rows("en") or [])
+
+
+@functools.cache
+def _english_lexicon() -> TopicLexicon:
+    """One automaton for English and every language without a lexicon of its own."""
+    return TopicLexicon(_english_terms())
 
 
 def score_hits(hits: list[tuple[TermHit, float]]) -> dict[str, float]:
